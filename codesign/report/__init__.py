@@ -1,0 +1,1 @@
+"""Reports: pure functions from data to plotly figures, and self-contained HTML assembly."""

@@ -1,0 +1,1 @@
+"""Workloads: model configurations, graph builders and NumPy reference kernels."""

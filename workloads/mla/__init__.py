@@ -1,0 +1,1 @@
+"""DeepSeek Multi-head Latent Attention: graph block (naive and absorbed) and NumPy references."""

@@ -1,0 +1,1 @@
+"""Mixture-of-experts FFNs: graph block, routing and dispatch/combine references."""

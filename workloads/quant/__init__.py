@@ -1,0 +1,1 @@
+"""NumPy reference implementations of low-precision formats (FP8, MXFP4, NVFP4, INT-n)."""

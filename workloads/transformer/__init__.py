@@ -1,0 +1,1 @@
+"""Dense and grouped-query-attention transformers: graph blocks and NumPy references."""
