@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     cx = _click_exceptions()
     command = typer.main.get_command(app)
     try:
-        command.main(
+        rv = command.main(
             args=argv if argv is not None else sys.argv[1:],
             prog_name="codesign",
             standalone_mode=False,
@@ -227,18 +227,19 @@ def main(argv: list[str] | None = None) -> int:
     except CodesignError as e:
         typer.echo(f"error: {e}", err=True)
         return 2
-    except cx.NoArgsIsHelpError as e:
-        typer.echo(e.ctx.get_help() if e.ctx is not None else str(e))
+    except cx.NoArgsIsHelpError as e:  # its message is the help; rich has printed it already
+        if e.format_message().strip():
+            typer.echo(e.format_message())
         return 0
     except cx.UsageError as e:
         typer.echo(f"error: {' '.join(e.format_message().split())}", err=True)
         return 2
-    except cx.Abort:
+    except typer.Abort:  # not cx.Abort: a vendored typer._click lacks Abort/Exit
         typer.echo("error: aborted", err=True)
         return 130
-    except cx.Exit as e:
+    except typer.Exit as e:
         return int(e.exit_code or 0)
-    return 0
+    return rv if isinstance(rv, int) else 0  # Ctrl-C comes back as 130 here
 
 
 if __name__ == "__main__":  # pragma: no cover
