@@ -20,6 +20,7 @@ class OpCost:
             or ``network``.
         flops: arithmetic the op performs (FLOPs).
         dram_bytes: bytes moved to/from device memory (model's estimate, not the minimum).
+        kernels: kernels the op launches (engines add launch costs in eager mode).
         detail: model-specific numbers (tile, waves, achieved rates...) for reports.
     """
 
@@ -28,8 +29,10 @@ class OpCost:
     bound: Bound
     flops: float = 0.0
     dram_bytes: float = 0.0
+    kernels: int = 1
     detail: dict[str, float | int | str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"latency_s": self.latency_s, "energy_j": self.energy_j, "bound": self.bound,
-                "flops": self.flops, "dram_bytes": self.dram_bytes, **self.detail}
+                "flops": self.flops, "dram_bytes": self.dram_bytes, "kernels": self.kernels,
+                **self.detail}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hwmodels.gpu.calibrate import torch_kernels as K
 from hwmodels.gpu.calibrate.timing import time_events
@@ -87,7 +88,8 @@ class Llama:
             q, k, v = K.split_qkv_rope(qkv, b, s, hq, hkv, d, cos, sin)
             K.cache_write(kc, vc, k, v, start)
             L = start + s
-            a = F.scaled_dot_product_attention(
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):  # as the microbenchmarks
+                a = F.scaled_dot_product_attention(
                 q, kc[:, :, :L], vc[:, :, :L], is_causal=s > 1 and start == 0, enable_gqa=hq != hkv
             )
             x = x + F.linear(a.transpose(1, 2).reshape(b * s, hq * d), lw["o"])
@@ -165,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--profile-only", default="",
+                    help="only profile these points: phase:batch:context,... (no timing)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     model = Llama(LlamaShape())
     dec = DECODE_POINTS[:2] if args.quick else DECODE_POINTS
     pre = PREFILL_POINTS[:1] if args.quick else PREFILL_POINTS
+    profiles = [("decode", 1, 1024), ("decode", 64, 2048), ("prefill", 1, 2048)]
+    if args.profile_only:
+        dec, pre = [], []
+        profiles = [(p, int(b), int(c)) for p, b, c in
+                    (x.split(":") for x in args.profile_only.split(","))]
     t0 = time.perf_counter()
     with open(out / "llama_e2e.jsonl", "a") as f:
         for kind, points, fn in (("decode", dec, time_decode), ("prefill", pre, time_prefill)):
@@ -185,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                 f.flush()
                 print(rec, flush=True)
                 torch.cuda.empty_cache()
-        for kind, b, L in (("decode", 1, 1024), ("decode", 64, 2048), ("prefill", 1, 2048)):
+        for kind, b, L in profiles:
             if args.quick and kind == "decode" and b > 1:
                 continue
             rec = {

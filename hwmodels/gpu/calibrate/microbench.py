@@ -342,6 +342,14 @@ def energy_cases(quick: bool) -> Iterator[tuple[dict, Callable[[], dict]]]:
         {"op": "gemm", "dtype": "fp8", "m": big[0], "n": big[1], "k": big[2]},
         lambda: _energy(nv, *_gemm_fns(*big, "fp8"), dur),
     )
+    yield (
+        {"op": "gemm", "dtype": "bf16", "m": 4096, "n": 28672, "k": 4096},
+        lambda: _energy(nv, *_gemm_fns(4096, 28672, 4096, "bf16"), dur),
+    )
+    yield (
+        {"op": "gemm", "dtype": "fp8", "m": 1, "n": 28672, "k": 4096},
+        lambda: _energy(nv, *_gemm_fns(1, 28672, 4096, "fp8"), dur),
+    )
     for n, k in ((28672, 4096), (8192, 8192)):
         yield (
             {"op": "gemm", "dtype": "bf16", "m": 1, "n": n, "k": k},
@@ -424,6 +432,7 @@ SUITES: dict[str, Callable[[bool], Iterator[tuple[dict, Callable[[], dict]]]]] =
     "launch": launch_cases,
     "copy": copy_cases,
     "gemm": gemm_cases,
+    "bmm": bmm_cases,
     "grouped": grouped_cases,
     "attention": attention_cases,
     "mla": mla_cases,

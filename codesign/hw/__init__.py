@@ -1,0 +1,17 @@
+"""The hardware contract (``DeviceModel``, ``OpCost``) and the hardware registry."""
+
+from codesign.hw.cost import BOUNDS, Bound, OpCost
+from codesign.hw.device import DeviceModel, LaunchMode
+from codesign.hw.registry import Registry
+
+#: devices by name (``h100-sxm``...), filled by the ``codesign.hardware`` entry points
+HARDWARE: Registry[DeviceModel] = Registry("hardware", "--hw", plugin_group="codesign.hardware")
+
+
+def get_device(name: str) -> DeviceModel:
+    """The named device model; unknown names raise a SpecError listing the known ones."""
+    return HARDWARE.get(name)
+
+
+__all__ = ["BOUNDS", "HARDWARE", "Bound", "DeviceModel", "LaunchMode", "OpCost", "Registry",
+           "get_device"]
