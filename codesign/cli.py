@@ -122,6 +122,250 @@ def models_show(
         typer.echo(f"layer graph written to {graph}")
 
 
+hw_app = typer.Typer(no_args_is_help=True, help="Hardware presets.")
+app.add_typer(hw_app, name="hw")
+predict_app = typer.Typer(help="Predict the cost of single ops on a device.")
+app.add_typer(predict_app, name="predict")
+calibrate_app = typer.Typer(no_args_is_help=True, help="Calibrate hardware models.")
+app.add_typer(calibrate_app, name="calibrate")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="JSON output")]
+HwOpt = Annotated[str, typer.Option("--hw", help="device name (codesign hw list) or file")]
+
+
+@hw_app.command("list")
+def hw_list(as_json: JsonFlag = False) -> None:
+    """List the hardware presets."""
+    from codesign.hw import HARDWARE, get_device
+
+    rows = []
+    for name in HARDWARE.names():
+        d = get_device(name).describe()
+        rows.append({"name": name, "kind": d["kind"], "description": d["description"],
+                     "peak_bf16_flops": d["peak_flops"].get("bf16"),
+                     "memory_bytes": d.get("hbm_bytes"),
+                     "hbm_bytes_per_s": d.get("hbm_bytes_per_s"),
+                     "calibration": d["efficiency"]["source"]})
+    if as_json:
+        _emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="codesign hardware")
+    for col in ("name", "description", "bf16 TFLOP/s", "memory", "bandwidth"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["description"], f"{(r['peak_bf16_flops'] or 0) / 1e12:.0f}",
+                      f"{(r['memory_bytes'] or 0) / 1e9:.0f} GB",
+                      f"{(r['hbm_bytes_per_s'] or 0) / 1e12:.2f} TB/s")
+    Console().print(table)
+
+
+@hw_app.command("show")
+def hw_show(name: Annotated[str, typer.Argument(help="device name or calibration file")],
+            as_json: JsonFlag = False) -> None:
+    """Show a device's parameters, their sources and its calibration."""
+    from codesign.evaluate import resolve_device
+
+    d = resolve_device(name).describe()
+    if as_json:
+        _emit_json(d)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{d['name']}: {d['description']}", show_header=False)
+    for k in ("sm_count", "clock_hz", "hbm_bytes", "hbm_bytes_per_s", "l2_bytes",
+              "nvlink_bytes_per_s"):
+        table.add_row(k, f"{d[k]:,.4g}", d["sources"].get(k, "").split(";")[0][:90])
+    for cls, peak in d["peak_flops"].items():
+        table.add_row(f"peak {cls}", f"{peak / 1e12:,.1f} TFLOP/s", "")
+    table.add_row("calibration", "", d["efficiency"]["source"][:90])
+    Console().print(table)
+
+
+def _emit_predictions(items: list[tuple[str, dict[str, Any], str]], as_json: bool) -> None:
+    from codesign.predict import predict_ops
+
+    for rec in predict_ops(items):
+        if as_json:
+            typer.echo(json.dumps(rec))
+        else:
+            typer.echo(f"{rec['op']} on {rec['hw']}: {rec['latency_s'] * 1e6:.2f} us, "
+                       f"{rec['energy_j'] * 1e3:.3f} mJ, {rec['bound']}-bound "
+                       f"({rec['achieved_flops_per_s'] / 1e12:.1f} TFLOP/s)")
+
+
+@predict_app.callback(invoke_without_command=True)
+def predict_main(
+    ctx: typer.Context,
+    batch_file: Annotated[str | None, typer.Option(
+        "--batch", help="JSON-lines file, one op per line; prints one JSON line per op")] = None,
+) -> None:
+    """Predict op costs. With --batch, every line of the file is one op."""
+    if ctx.invoked_subcommand is not None:
+        if batch_file is not None:
+            raise SpecError("--batch", "give a batch file or a subcommand, not both")
+        return
+    if batch_file is None:
+        typer.echo(ctx.get_help())
+        return
+    _emit_predictions(_read_batch(batch_file), as_json=True)
+
+
+def _read_batch(path: str) -> list[tuple[str, dict[str, Any], str]]:
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError("--batch", f"cannot read {path!r}: {getattr(e, 'strerror', e)}") from None
+    items = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{p.name} line {i}: "
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{p.name} line {i}", f"malformed JSON: {e.msg}") from None
+        if not isinstance(fields, dict):
+            raise SpecError(f"{p.name} line {i}", "must be a JSON object")
+        kind = fields.get("op")
+        if not isinstance(kind, str):
+            raise SpecError(f"{where}op", "missing", ["gemm", "grouped-gemm", "attention",
+                                                      "mla-decode"])
+        items.append((kind.replace("_", "-"), fields, where))
+    if not items:
+        raise SpecError("--batch", f"{path!r} holds no ops")
+    return items
+
+
+@predict_app.command("gemm")
+def predict_gemm(m: Annotated[int, typer.Option(help="rows of A (tokens)")],
+                 n: Annotated[int, typer.Option(help="columns of B (output features)")],
+                 k: Annotated[int, typer.Option(help="inner dimension")],
+                 hw: HwOpt, dtype: str = "bf16", count: int = 1,
+                 as_json: JsonFlag = False) -> None:
+    """One GEMM C[m,n] = A[m,k] @ B[k,n] (count > 1: a batched GEMM)."""
+    _emit_predictions([("gemm", {"m": m, "n": n, "k": k, "hw": hw, "dtype": dtype,
+                                 "count": count}, "--")], as_json)
+
+
+@predict_app.command("grouped-gemm")
+def predict_grouped(tokens_per_expert: Annotated[str, typer.Option(
+                        help="comma-separated tokens of each expert, e.g. 16,16,48")],
+                    n: Annotated[int, typer.Option()], k: Annotated[int, typer.Option()],
+                    hw: HwOpt, dtype: str = "bf16", as_json: JsonFlag = False) -> None:
+    """One grouped GEMM over experts with uneven token counts."""
+    _emit_predictions([("grouped-gemm", {"tokens_per_expert": tokens_per_expert, "n": n,
+                                         "k": k, "hw": hw, "dtype": dtype}, "--")], as_json)
+
+
+@predict_app.command("attention")
+def predict_attention(phase: Annotated[str, typer.Option(help="prefill or decode")],
+                      batch: Annotated[int, typer.Option()],
+                      q_heads: Annotated[int, typer.Option()],
+                      kv_heads: Annotated[int, typer.Option()],
+                      seq: Annotated[int, typer.Option(
+                          help="prefill: prompt length; decode: cached context")],
+                      head_dim: Annotated[int, typer.Option()], hw: HwOpt,
+                      dtype: str = "bf16", as_json: JsonFlag = False) -> None:
+    """Flash-attention prefill (causal) or split-KV decode attention (GQA/MHA/MQA)."""
+    _emit_predictions([("attention", {"phase": phase, "batch": batch, "q_heads": q_heads,
+                                      "kv_heads": kv_heads, "seq": seq, "head_dim": head_dim,
+                                      "hw": hw, "dtype": dtype}, "--")], as_json)
+
+
+@predict_app.command("mla-decode")
+def predict_mla(batch: Annotated[int, typer.Option()], heads: Annotated[int, typer.Option()],
+                context: Annotated[int, typer.Option(help="cached tokens")], hw: HwOpt,
+                kv_lora_rank: int = 512, qk_rope_head_dim: int = 64,
+                dtype: str = "bf16", as_json: JsonFlag = False) -> None:
+    """Absorbed MLA decode attention (DeepSeek-V3 dimensions by default)."""
+    _emit_predictions([("mla-decode", {"batch": batch, "heads": heads, "context": context,
+                                       "kv_lora_rank": kv_lora_rank,
+                                       "qk_rope_head_dim": qk_rope_head_dim, "hw": hw,
+                                       "dtype": dtype}, "--")], as_json)
+
+
+@app.command("eval")
+def eval_model(
+    model: Annotated[str, typer.Option(help="model name or config file")],
+    hw: HwOpt,
+    phase: Annotated[str, typer.Option(help="prefill or decode")] = "decode",
+    batch: Annotated[int, typer.Option(help="sequences in the pass (all ranks)")] = 1,
+    context: Annotated[int, typer.Option(
+        help="decode: cached tokens; prefill: prompt length")] = 1024,
+    seq: Annotated[int, typer.Option(help="decode: new tokens per sequence")] = 1,
+    tp: int = 1, dp: int = 1, ep: int = 1, redundant_experts: int = 0,
+    mla_form: Annotated[str | None, typer.Option(help="absorbed or naive")] = None,
+    weight_dtype: Annotated[str | None, typer.Option(help="override weight format")] = None,
+    launch: Annotated[str | None, typer.Option(help="graph or eager")] = None,
+    engine: Annotated[str, typer.Option(help="analytical")] = "analytical",
+    ops: Annotated[bool, typer.Option("--ops", help="include per-op records")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cost one prefill pass or decode step of a model on a device (tp*dp ranks)."""
+    from codesign.evaluate import evaluate_model
+
+    if launch not in (None, "graph", "eager"):
+        raise SpecError("--launch", f"unknown {launch!r}", ["graph", "eager"])
+    if mla_form not in (None, "absorbed", "naive"):
+        raise SpecError("--mla-form", f"unknown {mla_form!r}", ["absorbed", "naive"])
+    for flag, v in (("--batch", batch), ("--context", context), ("--seq", seq), ("--tp", tp),
+                    ("--dp", dp), ("--ep", ep)):
+        if v <= 0:
+            raise SpecError(flag, f"must be > 0, got {v}")
+    if phase not in ("prefill", "decode"):
+        raise SpecError("--phase", f"unknown phase {phase!r}", ["prefill", "decode"])
+    if redundant_experts < 0:
+        raise SpecError("--redundant-experts", f"must be >= 0, got {redundant_experts}")
+    r = evaluate_model(model, phase, batch, context, hw, seq=seq, tp=tp, dp=dp, ep=ep,  # type: ignore[arg-type]
+                       redundant_experts=redundant_experts, mla_form=mla_form,
+                       weight_dtype=weight_dtype, launch=launch, engine=engine)  # type: ignore[arg-type]
+    out = r.summary()
+    out["per_layer"] = r.per_layer()
+    if ops:
+        out["ops"] = [rec.__dict__ if hasattr(rec, "__dict__") else
+                      {f: getattr(rec, f) for f in rec.__slots__} for rec in r.records]
+    if as_json:
+        _emit_json(out)
+        return
+    typer.echo(f"{out['model']} {phase} batch {batch} context {context} on {r.world} x "
+               f"{r.device}: {r.latency_s * 1e3:.3f} ms, {out['tokens_per_s']:,.0f} tokens/s, "
+               f"{out['joules_per_token']:.3f} J/token, ${out['usd_per_million_tokens']:.3f}"
+               f"/M tokens, mostly {out['bound']}-bound")
+
+
+@calibrate_app.command("gpu")
+def calibrate_gpu(
+    out: Annotated[str, typer.Option(help="folder for measurements and calibration.json")],
+    datasheet: Annotated[str, typer.Option(help="datasheet of the card measured")] = "h100-sxm",
+    quick: Annotated[bool, typer.Option(help="a few cases per suite (smoke test)")] = False,
+) -> None:
+    """Measure this machine's GPU (PyTorch, the gpu extra) and fit a calibration."""
+    from codesign.calibration import calibrate_gpu as run
+
+    path = run(out, datasheet, quick)
+    typer.echo(f"calibration written to {path}; use it as --hw {path}")
+
+
+@calibrate_app.command("fit")
+def calibrate_fit(
+    data: Annotated[str, typer.Option(help="folder of microbenchmark measurements")],
+    out: Annotated[str, typer.Option(help="calibration JSON to write")],
+    datasheet: Annotated[str, typer.Option(help="datasheet of the card measured")] = "h100-sxm",
+) -> None:
+    """Fit a calibration to measurements taken earlier (no GPU needed)."""
+    from codesign.calibration import fit_calibration
+
+    path = fit_calibration(data, out, datasheet)
+    typer.echo(f"calibration written to {path}")
+
+
 def _phase(cls: Any, phase: str, batch: int, context: int, seq: int) -> Any:
     if phase not in ("prefill", "decode"):
         raise SpecError("--phase", f"unknown phase {phase!r}", ["prefill", "decode"])

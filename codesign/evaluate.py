@@ -1,0 +1,84 @@
+"""One question end to end: a model's pass on a device under a mapping, costed by an engine.
+
+``evaluate_model`` builds the workload graph (``workloads``), finds the device in the
+hardware registry and runs the engine. Decode steps default to CUDA-graph launches (as
+serving engines run them), prefill passes to eager launches.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from codesign.engines import ENGINES, RunResult
+from codesign.errors import SpecError
+from codesign.hw import DeviceModel, LaunchMode, get_device
+
+
+def resolve_device(hw: str | DeviceModel) -> DeviceModel:
+    """A device model from a registry name, a calibration file path, or a model itself."""
+    if not isinstance(hw, str):
+        return hw
+    if hw.strip().lower().endswith((".json", ".yaml", ".yml")):
+        from hwmodels.gpu.presets import load_gpu_file
+
+        return load_gpu_file(hw)
+    return get_device(hw)
+
+
+def evaluate_model(
+    model: str,
+    phase: Literal["prefill", "decode"],
+    batch: int,
+    context: int,
+    hw: str | DeviceModel,
+    *,
+    seq: int = 1,
+    tp: int = 1,
+    dp: int = 1,
+    ep: int = 1,
+    redundant_experts: int = 0,
+    mla_form: str | None = None,
+    weight_dtype: str | None = None,
+    launch: LaunchMode | None = None,
+    engine: str = "analytical",
+) -> RunResult:
+    """Cost one pass of ``model`` on ``tp * dp`` devices of kind ``hw``.
+
+    Args:
+        model: shipped model name or path to a config file.
+        phase: ``prefill`` (``context`` is the prompt length) or ``decode`` (``context``
+            tokens already cached, ``seq`` new tokens per sequence).
+        batch: sequences in the pass, over all ranks.
+        hw: device name, calibration file, or a device model.
+        tp, dp, ep, redundant_experts: the mapping (see ``workloads.spec.ParallelSpec``).
+        mla_form: ``absorbed`` or ``naive`` for MLA models (default: DeepSeek's choice).
+        weight_dtype: override the model's linear-layer weight format (e.g. ``bf16``).
+        launch: ``graph`` or ``eager`` (default: graph for decode, eager for prefill).
+        engine: engine name.
+
+    Raises:
+        SpecError: bad model, device, mapping or sizes.
+    """
+    from codesign.ir.dtypes import DType
+    from workloads.builder import build_model_graph
+    from workloads.registry import load_model
+    from workloads.spec import BuildOptions, ParallelSpec, PhaseSpec
+
+    cfg = load_model(model)
+    device = resolve_device(hw)
+    if phase == "prefill":
+        ph = PhaseSpec.prefill(batch, context)
+    elif phase == "decode":
+        ph = PhaseSpec.decode(batch, context, seq)
+    else:
+        raise SpecError("phase", f"unknown phase {phase!r}", ["prefill", "decode"])
+    par = ParallelSpec(tp=tp, dp=dp, ep=ep, redundant_experts=redundant_experts)
+    wd = DType.parse(weight_dtype, "weight_dtype") if weight_dtype else None
+    opts = BuildOptions(mla_form=mla_form, weight_dtype=wd)  # type: ignore[arg-type]
+    graph = build_model_graph(cfg, ph, par, opts)
+    mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
+    result = ENGINES.get(engine).run(graph, device, tokens=ph.tokens, world=par.world,
+                                     launch=mode)
+    result.meta.update({"model": cfg.name, "phase": phase, "batch": batch, "context": context,
+                        "parallel": par.model_dump(), "launch": mode})
+    return result
