@@ -60,7 +60,7 @@ OPS = [
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda o: f"{o.kind}")
-def test_more_bandwidth_or_clock_never_slows_down(op) -> None:  # noqa: ANN001
+def test_more_bandwidth_or_clock_never_slows_down(op) -> None:
     base = h100_sxm()
     t = base.op_cost(op).latency_s
     assert _scaled(base, hbm_bytes_per_s=base.spec.hbm_bytes_per_s * 2).op_cost(op).latency_s <= t

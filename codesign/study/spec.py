@@ -1,0 +1,226 @@
+"""``StudySpec``: what a design study sweeps, read strictly from a ``study.yaml``.
+
+A study evaluates one model and phase at every (device, batch, context) point under one
+mapping. Bundled studies live in the ``studies`` package as ``studies/<name>/study.yaml``;
+any other YAML/JSON file (or a folder holding a ``study.yaml``) can be given by path.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from codesign.errors import SpecError
+from codesign.report.figures import METRICS
+
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+StudyMetric = Literal[
+    "tokens_per_s", "tokens_per_s_per_device", "joules_per_token", "usd_per_million_tokens",
+    "latency_s",
+]
+STUDY_FILE = "study.yaml"
+assert set(StudyMetric.__args__) == set(METRICS)  # type: ignore[attr-defined]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MappingSpec(_Frozen):
+    """The parallel mapping of every point (see ``workloads.spec.ParallelSpec``); ``batch``
+    is global, so each of the ``dp`` attention ranks takes ``ceil(batch / dp)`` sequences."""
+
+    tp: PositiveInt = 1
+    dp: PositiveInt = 1
+    ep: PositiveInt = 1
+    redundant_experts: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    @property
+    def world(self) -> int:
+        return self.tp * self.dp
+
+
+class ReferencePoint(_Frozen):
+    """The point the report breaks down per layer and on the roofline. Unset fields default
+    to the study's first device, its middle batch and its first context."""
+
+    hw: str | None = None
+    batch: PositiveInt | None = None
+    context: PositiveInt | None = None
+
+
+def _known_hw(value: str, field: str) -> str:
+    from codesign.hw import HARDWARE
+
+    key = value.strip().lower()
+    if key not in HARDWARE:
+        raise SpecError(field, f"unknown hardware {value!r}", HARDWARE.names())
+    return key
+
+
+def _unique(values: tuple[Any, ...], field: str) -> tuple[Any, ...]:
+    seen = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise SpecError(f"{field}[{i}]", f"{v!r} is listed twice")
+        seen.add(v)
+    return values
+
+
+class StudySpec(_Frozen):
+    """One design study.
+
+    Attributes:
+        name: short slug (the default output folder is ``out/<name>``).
+        description: what question the study answers.
+        model: shipped model name or path to a model config.
+        phase: ``decode`` (``context`` tokens cached, one new token per sequence) or
+            ``prefill`` (``context`` is the prompt length).
+        context: one length or a list of them, tokens.
+        batch: global batch sizes (sequences over the whole deployment).
+        hw: device names from the hardware registry.
+        mapping: tp, dp, ep, redundant_experts, the same at every point.
+        weight_dtype_fallback: linear-weight format for a device that cannot compute in the
+            model's own (e.g. ``bf16`` for FP8 DeepSeek-V3 on an A100); unset, such a device
+            is an error.
+        metrics: table columns the report plots and the summary ranks devices by.
+        reference: the point the report breaks down (see :class:`ReferencePoint`).
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
+    description: str = ""
+    model: str = Field(min_length=1)
+    phase: Literal["prefill", "decode"] = "decode"
+    context: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
+    batch: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
+    hw: Annotated[tuple[str, ...], Field(min_length=1)]
+    mapping: MappingSpec = MappingSpec()
+    weight_dtype_fallback: str | None = None
+    metrics: Annotated[tuple[StudyMetric, ...], Field(min_length=1)] = (
+        "tokens_per_s_per_device", "joules_per_token", "usd_per_million_tokens",
+    )
+    reference: ReferencePoint = ReferencePoint()
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("context", "batch", "metrics")
+    @classmethod
+    def _no_repeats(cls, v: tuple[Any, ...], info: Any) -> tuple[Any, ...]:
+        return _unique(v, info.field_name)
+
+    @field_validator("hw")
+    @classmethod
+    def _hw_known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique(tuple(_known_hw(h, f"hw[{i}]") for i, h in enumerate(v)), "hw")
+
+    @field_validator("weight_dtype_fallback")
+    @classmethod
+    def _dtype(cls, v: str | None) -> str | None:
+        from codesign.ir.dtypes import DType
+
+        return None if v is None else DType.parse(v, "weight_dtype_fallback").value
+
+    @model_validator(mode="after")
+    def _fits_mapping(self) -> StudySpec:
+        m = self.mapping
+        if m.ep > 1 and m.ep > m.world:
+            raise SpecError("mapping.ep", f"{m.ep} exceeds the world size tp*dp={m.world}")
+        for i, b in enumerate(self.batch):
+            if b < m.dp:
+                raise SpecError(f"batch[{i}]", f"{b} sequences cannot fill dp={m.dp} ranks")
+        if self.reference.hw is not None:
+            object.__setattr__(self.reference, "hw",
+                               _known_hw(self.reference.hw, "reference.hw"))
+        if self.reference.batch is not None and self.reference.batch < m.dp:
+            raise SpecError("reference.batch",
+                            f"{self.reference.batch} sequences cannot fill dp={m.dp} ranks")
+        return self
+
+    def reference_point(self) -> tuple[str, int, int]:
+        """(hw, batch, context) of the report's breakdown, defaults filled in."""
+        r = self.reference
+        return (r.hw or self.hw[0], r.batch or sorted(self.batch)[len(self.batch) // 2],
+                r.context or self.context[0])
+
+    def points(self) -> list[tuple[str, int, int]]:
+        """Every (hw, batch, context) of the sweep, in study order."""
+        return [(h, b, c) for h in self.hw for c in self.context for b in self.batch]
+
+
+# ------------------------------------------------------------------------------ loading
+_FIELDS = {(): StudySpec, ("mapping",): MappingSpec, ("reference",): ReferencePoint}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "study"
+
+
+def spec_from_mapping(data: Any, origin: str) -> StudySpec:
+    """Validate plain data (a parsed ``study.yaml``) as a :class:`StudySpec`.
+
+    Raises:
+        SpecError: naming the offending field (``batch[2]``, ``mapping.ep``, an unknown key)
+            and, in the message, ``origin``.
+    """
+    if not isinstance(data, dict):
+        raise SpecError("study", f"{origin} must hold a mapping of study fields")
+    try:
+        return StudySpec.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SpecError):
+            raise SpecError(cause.field, f"{cause.message} ({origin})", cause.allowed) from None
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            model = _FIELDS.get(loc[:-1])
+            allowed = list(model.model_fields) if model else None
+            raise SpecError(_field_name(loc), f"unknown key ({origin})", allowed) from None
+        raise SpecError(_field_name(loc), f"{err['msg'].lower()} ({origin})") from None
+
+
+def bundled_studies() -> list[str]:
+    """Names of the studies shipped in the ``studies`` package."""
+    root = files("studies")
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and (p / STUDY_FILE).is_file())
+
+
+def load_study(name_or_path: str | Path) -> StudySpec:
+    """A bundled study by name, or a study file (or a folder holding ``study.yaml``) by path.
+
+    Raises:
+        SpecError: unknown name (listing the bundled ones), unreadable or malformed file,
+            or a field outside what is allowed (named).
+    """
+    from codesign.config.loading import load_mapping, load_text_mapping
+
+    text = str(name_or_path)
+    p = Path(text)
+    if p.is_dir():
+        p = p / STUDY_FILE
+    if p.is_file():
+        spec = spec_from_mapping(load_mapping(p), str(p))
+    elif isinstance(name_or_path, Path) or "/" in text or p.suffix.lower() in (
+            ".yaml", ".yml", ".json"):
+        raise SpecError("study", f"no such file {text!r}")
+    else:
+        res = files("studies") / text.strip() / STUDY_FILE
+        if not text.strip() or not res.is_file():
+            raise SpecError("study", f"unknown study {text!r}", bundled_studies())
+        origin = f"studies/{text.strip()}/{STUDY_FILE}"
+        spec = spec_from_mapping(load_text_mapping(res.read_text("utf-8"), origin, "yaml"),
+                                 origin)
+    from workloads.registry import load_model
+
+    load_model(spec.model, field="model")  # fail at load time, naming the field
+    return spec
