@@ -168,9 +168,10 @@ def plot_roofline(result: RunResult, device: Any) -> Any:
             y=[mem * x_lo, mem * x_end], line={"color": "black", "dash": "dash"},
             hovertemplate="memory roof<br>%{x:.3g} FLOP/byte: %{y:.3g} FLOP/s<extra></extra>",
         ))
+    if mem and top:
+        x_hi = max(x_hi, top / mem * 3)
     for cls, peak in sorted(comp.items()):
         x_start = peak / mem if mem else x_lo
-        x_hi = max(x_hi, x_start * 3)
         fig.add_trace(go.Scatter(
             name=f"{cls} {peak / 1e12:.0f} TFLOP/s", mode="lines", x=[x_start, x_hi],
             y=[peak, peak], line={"color": "black" if cls == "fp8" else "grey"},

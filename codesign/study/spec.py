@@ -25,6 +25,15 @@ STUDY_FILE = "study.yaml"
 assert set(StudyMetric.__args__) == set(METRICS)  # type: ignore[attr-defined]
 
 
+def _known_hw(value: str, field: str) -> str:
+    from codesign.hw import HARDWARE
+
+    key = value.strip().lower()
+    if key not in HARDWARE:
+        raise SpecError(field, f"unknown hardware {value!r}", HARDWARE.names())
+    return key
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,14 +60,10 @@ class ReferencePoint(_Frozen):
     batch: PositiveInt | None = None
     context: PositiveInt | None = None
 
-
-def _known_hw(value: str, field: str) -> str:
-    from codesign.hw import HARDWARE
-
-    key = value.strip().lower()
-    if key not in HARDWARE:
-        raise SpecError(field, f"unknown hardware {value!r}", HARDWARE.names())
-    return key
+    @field_validator("hw")
+    @classmethod
+    def _hw_known(cls, v: str | None) -> str | None:
+        return None if v is None else _known_hw(v, "reference.hw")
 
 
 def _unique(values: tuple[Any, ...], field: str) -> tuple[Any, ...]:
@@ -134,9 +139,6 @@ class StudySpec(_Frozen):
         for i, b in enumerate(self.batch):
             if b < m.dp:
                 raise SpecError(f"batch[{i}]", f"{b} sequences cannot fill dp={m.dp} ranks")
-        if self.reference.hw is not None:
-            object.__setattr__(self.reference, "hw",
-                               _known_hw(self.reference.hw, "reference.hw"))
         if self.reference.batch is not None and self.reference.batch < m.dp:
             raise SpecError("reference.batch",
                             f"{self.reference.batch} sequences cannot fill dp={m.dp} ranks")

@@ -3,11 +3,21 @@
 A GEMM is cut into CTA tiles ``TM x TN`` (optionally split along K); tiles run in waves over
 the SMs. For each candidate tiling the model takes
 
-* compute: ``waves * (2*TM*TN*K_split / (per-SM tensor rate * mma efficiency) + tile
-  overhead)``: padded tiles cost full tiles, and a partial last wave costs a full wave
-  (wave quantization); small-M tilings stand for the swapped-operand GEMV kernels;
+* occupancy: CTAs resident per SM from the tile's shared memory (``STAGES`` pipeline stages
+  of A and B tiles) and registers (one FP32 accumulator per output element plus a fixed
+  per-thread budget), at most ``MAX_CTAS_PER_SM``; resident CTAs share their SM's tensor
+  cores;
+* compute: ``waves * occupancy * (max(tensor time, shared-memory feed time) + tile
+  overhead)`` with waves over ``SMs * occupancy`` slots: padded tiles cost full tiles, and a
+  partial last wave costs ``wave_tail`` of a wave (wave quantization); small-M tilings stand
+  for the swapped-operand GEMV kernels;
 * memory: compulsory DRAM bytes (plus FP32 partials of split-K) over the bandwidth the active
-  SMs can pull, ``min(HBM * hbm efficiency, active SMs * per-SM bandwidth)``;
+  SMs can pull, ``min(HBM * hbm efficiency, active SMs * per-SM bandwidth)``. Operands are
+  taken to stream from HBM once per kernel (in a model step each layer's weights are evicted
+  before their next use; the calibration rotated inputs over 3x the L2 to measure exactly
+  that), and tile re-reads to hit in L2. A separate L2-bandwidth bound was tried and left
+  out: fitted, it absorbed the power-capped clock of large GEMMs (its fitted value made every
+  large GEMM L2-bound) and did not improve held-out error;
 * a soft maximum of the two, plus fixed kernel time (and split-K's reduction pass);
 
 and, like a library heuristic, keeps the fastest candidate. Approximate: cuBLAS's real choice,
@@ -31,6 +41,21 @@ _TILES = [(tm, tn) for tm in _TM for tn in _TN if tm * tn <= 128 * 256]
 TM = np.array([t[0] for t in _TILES for _ in _SPLITS], dtype=np.float64)
 TN = np.array([t[1] for t in _TILES for _ in _SPLITS], dtype=np.float64)
 SPLIT = np.array([s for _ in _TILES for s in _SPLITS], dtype=np.float64)
+STAGES = 4
+MAX_CTAS_PER_SM = 4
+THREADS_PER_CTA = 256
+REGS_PER_THREAD_BASE = 40
+TK_BYTES = 128  # K-extent of a pipeline stage in bytes (64 bf16 or 128 fp8 elements)
+
+
+def occupancy(spec: GpuSpec, tm: np.ndarray, tn: np.ndarray) -> np.ndarray:
+    """Resident CTAs per SM of each tiling, from shared memory and registers."""
+    smem = STAGES * (tm + tn) * TK_BYTES
+    regs = tm * tn + THREADS_PER_CTA * REGS_PER_THREAD_BASE
+    occ = np.minimum(spec.smem_bytes_per_sm // smem, spec.regs_per_sm // regs)
+    return np.clip(occ, 1, MAX_CTAS_PER_SM)
+
+
 _GTM = np.array([t[0] for t in _TILES], dtype=np.float64)
 _GTN = np.array([t[1] for t in _TILES], dtype=np.float64)
 
@@ -91,8 +116,10 @@ def gemm_estimate(spec: GpuSpec, m: int, n: int, k: int, batch: int, cls: str,
     kps = np.ceil(k / SPLIT)
     tiles = batch * np.ceil(m / TM) * np.ceil(n / TN)
     ctas = tiles * SPLIT
-    waves = _waves(ctas, sm, e.wave_tail)
-    t_comp = waves * _tile_time(spec, TM, TN, kps, rate, max(a_bytes, b_bytes))
+    occ = occupancy(spec, TM, TN)
+    waves = _waves(ctas, sm * occ, e.wave_tail)
+    el = max(a_bytes, b_bytes)
+    t_comp = waves * occ * _tile_time(spec, TM, TN, kps, rate, el)
     base = batch * (m * k * a_bytes + k * n * b_bytes + m * n * c_bytes)
     dram = base + (SPLIT > 1) * (batch * m * n * 4.0 * SPLIT * 2.0)
     bw_eff = np.minimum(bw, np.minimum(ctas, sm) * e.sm_bytes_per_s)
@@ -122,8 +149,10 @@ def grouped_gemm_estimate(spec: GpuSpec, tokens_per_expert: tuple[int, ...], n: 
     if active == 0:
         return KernelEstimate(e.kernel_fixed_s + e.grouped_fixed_s, 0.0, 0.0, 0.0, "-", 0.0)
     tiles = np.ceil(t[None, :] / _GTM[:, None]).sum(axis=1) * np.ceil(n / _GTN)
-    waves = _waves(tiles, sm, e.wave_tail)
-    t_comp = waves * _tile_time(spec, _GTM, _GTN, k, rate, max(a_bytes, b_bytes))
+    occ = occupancy(spec, _GTM, _GTN)
+    el = max(a_bytes, b_bytes)
+    waves = _waves(tiles, sm * occ, e.wave_tail)
+    t_comp = waves * occ * _tile_time(spec, _GTM, _GTN, k, rate, el)
     dram = rows * k * a_bytes + active * k * n * b_bytes + rows * n * c_bytes
     t_mem = dram / np.minimum(bw, np.minimum(tiles, sm) * e.sm_bytes_per_s)
     total = soft_max(t_comp, t_mem, e.roofline_p)
