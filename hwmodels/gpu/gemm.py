@@ -29,6 +29,7 @@ error (``benchmarks/bench_gpu_accuracy.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,12 +49,20 @@ REGS_PER_THREAD_BASE = 40
 TK_BYTES = 128  # K-extent of a pipeline stage in bytes (64 bf16 or 128 fp8 elements)
 
 
-def occupancy(spec: GpuSpec, tm: np.ndarray, tn: np.ndarray) -> np.ndarray:
+def occupancy(smem_bytes_per_sm: int, regs_per_sm: int, tm: np.ndarray, tn: np.ndarray
+              ) -> np.ndarray:
     """Resident CTAs per SM of each tiling, from shared memory and registers."""
     smem = STAGES * (tm + tn) * TK_BYTES
     regs = tm * tn + THREADS_PER_CTA * REGS_PER_THREAD_BASE
-    occ = np.minimum(spec.smem_bytes_per_sm // smem, spec.regs_per_sm // regs)
+    occ = np.minimum(smem_bytes_per_sm // smem, regs_per_sm // regs)
     return np.clip(occ, 1, MAX_CTAS_PER_SM)
+
+
+@lru_cache(maxsize=64)
+def _occupancies(smem_bytes_per_sm: int, regs_per_sm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Occupancy of the GEMM and grouped-GEMM candidate tilings (cached per chip)."""
+    return (occupancy(smem_bytes_per_sm, regs_per_sm, TM, TN),
+            occupancy(smem_bytes_per_sm, regs_per_sm, _GTM, _GTN))
 
 
 _GTM = np.array([t[0] for t in _TILES], dtype=np.float64)
@@ -116,7 +125,7 @@ def gemm_estimate(spec: GpuSpec, m: int, n: int, k: int, batch: int, cls: str,
     kps = np.ceil(k / SPLIT)
     tiles = batch * np.ceil(m / TM) * np.ceil(n / TN)
     ctas = tiles * SPLIT
-    occ = occupancy(spec, TM, TN)
+    occ = _occupancies(spec.smem_bytes_per_sm, spec.regs_per_sm)[0]
     waves = _waves(ctas, sm * occ, e.wave_tail)
     el = max(a_bytes, b_bytes)
     t_comp = waves * occ * _tile_time(spec, TM, TN, kps, rate, el)
@@ -149,7 +158,7 @@ def grouped_gemm_estimate(spec: GpuSpec, tokens_per_expert: tuple[int, ...], n: 
     if active == 0:
         return KernelEstimate(e.kernel_fixed_s + e.grouped_fixed_s, 0.0, 0.0, 0.0, "-", 0.0)
     tiles = np.ceil(t[None, :] / _GTM[:, None]).sum(axis=1) * np.ceil(n / _GTN)
-    occ = occupancy(spec, _GTM, _GTN)
+    occ = _occupancies(spec.smem_bytes_per_sm, spec.regs_per_sm)[1]
     el = max(a_bytes, b_bytes)
     waves = _waves(tiles, sm * occ, e.wave_tail)
     t_comp = waves * occ * _tile_time(spec, _GTM, _GTN, k, rate, el)
