@@ -36,9 +36,20 @@ def _rates(spec: GpuSpec, cls: str, eff: float) -> tuple[float, float]:
     return tensor, sfu
 
 
-def prefill_estimate(spec: GpuSpec, batch: int, hq: int, hkv: int, q_len: int, kv_len: int,
-                     d: int, dv: int, causal: bool, cls: str, el_bytes: float,
-                     kv_bytes: float) -> KernelEstimate:
+def prefill_estimate(
+    spec: GpuSpec,
+    batch: int,
+    hq: int,
+    hkv: int,
+    q_len: int,
+    kv_len: int,
+    d: int,
+    dv: int,
+    causal: bool,
+    cls: str,
+    el_bytes: float,
+    kv_bytes: float,
+) -> KernelEstimate:
     """Flash-attention prefill of ``q_len`` queries against ``kv_len`` keys per head."""
     e = spec.efficiency
     tensor, sfu = _rates(spec, cls, e.attn_mma)
@@ -54,10 +65,11 @@ def prefill_estimate(spec: GpuSpec, batch: int, hq: int, hkv: int, q_len: int, k
     heads = batch * hq
     longest = max(keys) * per_score + over
     total_cta = heads * per_head
-    t_comp = max(total_cta / spec.sm_count + (0.5 * longest if heads * blocks > spec.sm_count
-                                               else 0.0), longest)
-    dram = (batch * hq * q_len * (d + dv) * el_bytes
-            + batch * hkv * kv_len * (d + dv) * kv_bytes)
+    t_comp = max(
+        total_cta / spec.sm_count + (0.5 * longest if heads * blocks > spec.sm_count else 0.0),
+        longest,
+    )
+    dram = batch * hq * q_len * (d + dv) * el_bytes + batch * hkv * kv_len * (d + dv) * kv_bytes
     t_mem = dram / (spec.hbm_bytes_per_s * e.hbm)
     t = float(soft_max(t_comp, t_mem, e.roofline_p)) + e.attn_fixed_s
     return KernelEstimate(t, t_comp, t_mem, dram, f"{BLOCK_M}xkv", heads * blocks / spec.sm_count)
@@ -83,9 +95,20 @@ def decode_splits(base_ctas: int, kv_blocks: int, slots: int, max_splits: int = 
     return next(s for s in range(1, limit + 1) if effs[s] > 0 and effs[s] >= 0.85 * best)
 
 
-def decode_estimate(spec: GpuSpec, batch: int, hq: int, hkv: int, q_len: int, kv_len: int,
-                    d: int, dv: int, cls: str, el_bytes: float, kv_bytes: float,
-                    shared_kv: bool = False) -> KernelEstimate:
+def decode_estimate(
+    spec: GpuSpec,
+    batch: int,
+    hq: int,
+    hkv: int,
+    q_len: int,
+    kv_len: int,
+    d: int,
+    dv: int,
+    cls: str,
+    el_bytes: float,
+    kv_bytes: float,
+    shared_kv: bool = False,
+) -> KernelEstimate:
     """Split-KV decode attention; ``shared_kv``: values are the first ``dv`` dims of the
     keys (MLA latent), so the cache is read once."""
     e = spec.efficiency

@@ -49,8 +49,9 @@ REGS_PER_THREAD_BASE = 40
 TK_BYTES = 128  # K-extent of a pipeline stage in bytes (64 bf16 or 128 fp8 elements)
 
 
-def occupancy(smem_bytes_per_sm: int, regs_per_sm: int, tm: np.ndarray, tn: np.ndarray
-              ) -> np.ndarray:
+def occupancy(
+    smem_bytes_per_sm: int, regs_per_sm: int, tm: np.ndarray, tn: np.ndarray
+) -> np.ndarray:
     """Resident CTAs per SM of each tiling, from shared memory and registers."""
     smem = STAGES * (tm + tn) * TK_BYTES
     regs = tm * tn + THREADS_PER_CTA * REGS_PER_THREAD_BASE
@@ -61,8 +62,10 @@ def occupancy(smem_bytes_per_sm: int, regs_per_sm: int, tm: np.ndarray, tn: np.n
 @lru_cache(maxsize=64)
 def _occupancies(smem_bytes_per_sm: int, regs_per_sm: int) -> tuple[np.ndarray, np.ndarray]:
     """Occupancy of the GEMM and grouped-GEMM candidate tilings (cached per chip)."""
-    return (occupancy(smem_bytes_per_sm, regs_per_sm, TM, TN),
-            occupancy(smem_bytes_per_sm, regs_per_sm, _GTM, _GTN))
+    return (
+        occupancy(smem_bytes_per_sm, regs_per_sm, TM, TN),
+        occupancy(smem_bytes_per_sm, regs_per_sm, _GTM, _GTN),
+    )
 
 
 _GTM = np.array([t[0] for t in _TILES], dtype=np.float64)
@@ -102,8 +105,9 @@ def _waves(ctas: np.ndarray | float, slots: float, tail: float) -> np.ndarray | 
     return full + np.where(part > 0, tail + (1 - tail) * part, 0.0)
 
 
-def _tile_time(spec: GpuSpec, tm: np.ndarray, tn: np.ndarray, k: np.ndarray | float,
-               rate: float, el: float) -> np.ndarray:
+def _tile_time(
+    spec: GpuSpec, tm: np.ndarray, tn: np.ndarray, k: np.ndarray | float, rate: float, el: float
+) -> np.ndarray:
     """One CTA tile: tensor time or shared-memory feed time, whichever is longer, plus the
     fixed tile overhead. Seconds."""
     e = spec.efficiency
@@ -112,8 +116,17 @@ def _tile_time(spec: GpuSpec, tm: np.ndarray, tn: np.ndarray, k: np.ndarray | fl
     return np.maximum(t_mma, t_smem) + e.tile_overhead_cycles / spec.clock_hz
 
 
-def gemm_estimate(spec: GpuSpec, m: int, n: int, k: int, batch: int, cls: str,
-                  a_bytes: float, b_bytes: float, c_bytes: float) -> KernelEstimate:
+def gemm_estimate(
+    spec: GpuSpec,
+    m: int,
+    n: int,
+    k: int,
+    batch: int,
+    cls: str,
+    a_bytes: float,
+    b_bytes: float,
+    c_bytes: float,
+) -> KernelEstimate:
     """Best tiling of ``C[batch, m, n] = A[batch, m, k] @ B[batch, k, n]``.
 
     ``a_bytes``/``b_bytes``/``c_bytes`` are bytes per element of each operand.
@@ -138,15 +151,25 @@ def gemm_estimate(spec: GpuSpec, m: int, n: int, k: int, batch: int, cls: str,
     total = np.where(valid, total, np.inf)
     i = int(np.argmin(total))
     return KernelEstimate(
-        time_s=float(total[i]) + e.kernel_fixed_s, compute_s=float(t_comp[i]),
-        memory_s=float(t_mem[i]), dram_bytes=float(dram[i]),
-        tile=f"{int(TM[i])}x{int(TN[i])}/split{int(SPLIT[i])}", waves=float(ctas[i] / sm),
+        time_s=float(total[i]) + e.kernel_fixed_s,
+        compute_s=float(t_comp[i]),
+        memory_s=float(t_mem[i]),
+        dram_bytes=float(dram[i]),
+        tile=f"{int(TM[i])}x{int(TN[i])}/split{int(SPLIT[i])}",
+        waves=float(ctas[i] / sm),
     )
 
 
-def grouped_gemm_estimate(spec: GpuSpec, tokens_per_expert: tuple[int, ...], n: int, k: int,
-                          cls: str, a_bytes: float, b_bytes: float, c_bytes: float
-                          ) -> KernelEstimate:
+def grouped_gemm_estimate(
+    spec: GpuSpec,
+    tokens_per_expert: tuple[int, ...],
+    n: int,
+    k: int,
+    cls: str,
+    a_bytes: float,
+    b_bytes: float,
+    c_bytes: float,
+) -> KernelEstimate:
     """One grouped kernel over all experts (CUTLASS-style persistent scheduler): tiles of
     every expert's ``[t_e, n]`` output share the SMs; only experts with tokens read weights."""
     e = spec.efficiency
@@ -168,6 +191,9 @@ def grouped_gemm_estimate(spec: GpuSpec, tokens_per_expert: tuple[int, ...], n: 
     i = int(np.argmin(total))
     return KernelEstimate(
         time_s=float(total[i]) + e.kernel_fixed_s + e.grouped_fixed_s,
-        compute_s=float(t_comp[i]), memory_s=float(t_mem[i]), dram_bytes=float(dram),
-        tile=f"{int(_GTM[i])}x{int(_GTN[i])}", waves=float(tiles[i] / sm),
+        compute_s=float(t_comp[i]),
+        memory_s=float(t_mem[i]),
+        dram_bytes=float(dram),
+        tile=f"{int(_GTM[i])}x{int(_GTN[i])}",
+        waves=float(tiles[i] / sm),
     )

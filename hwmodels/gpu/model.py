@@ -40,8 +40,13 @@ from hwmodels.gpu.spec import ElementwiseProfile, GpuSpec, math_class
 
 #: functions measured under another name: (calibrated function, why)
 ELEMENTWISE_FALLBACK: dict[str, str] = {
-    "layernorm": "rmsnorm", "rmsnorm_rope": "rmsnorm", "gelu": "silu_mul", "relu": "silu_mul",
-    "router": "rmsnorm", "permute": "cache_write", "embedding": "cache_write",
+    "layernorm": "rmsnorm",
+    "rmsnorm_rope": "rmsnorm",
+    "gelu": "silu_mul",
+    "relu": "silu_mul",
+    "router": "rmsnorm",
+    "permute": "cache_write",
+    "embedding": "cache_write",
 }
 
 COLLECTIVE_FIXED_S = 10e-6  # NCCL-like latency per collective step (interim, uncalibrated)
@@ -85,8 +90,13 @@ class GpuModel:
     def describe(self) -> dict[str, Any]:
         s = self.spec
         peaks = {c: s.peak_flops(c) for c in s.supported_classes()}
-        return {"name": s.name, "kind": "gpu", "description": s.description,
-                "peak_flops": peaks, **s.model_dump(mode="json")}
+        return {
+            "name": s.name,
+            "kind": "gpu",
+            "description": s.description,
+            "peak_flops": peaks,
+            **s.model_dump(mode="json"),
+        }
 
     def op_cost(self, op: Op) -> OpCost:
         """Device time, energy and bound of ``op`` (see module docstring)."""
@@ -96,32 +106,65 @@ class GpuModel:
         if bound != "network" and max(est.compute_s, est.memory_s) < 0.5 * latency:
             bound = "launch"
         en = self.spec.energy
-        energy = (en.idle_w * latency + op.flops * en.j_per_flop.get(cls, 0.0)
-                  + est.dram_bytes * en.j_per_dram_byte)
-        return OpCost(latency, energy, bound, float(op.flops), est.dram_bytes,  # type: ignore[arg-type]
-                      kernels, {"tile": est.tile, "waves": est.waves,
-                                "compute_s": est.compute_s, "memory_s": est.memory_s})
+        energy = (
+            en.idle_w * latency
+            + op.flops * en.j_per_flop.get(cls, 0.0)
+            + est.dram_bytes * en.j_per_dram_byte
+        )
+        return OpCost(
+            latency,
+            energy,
+            bound,
+            float(op.flops),
+            est.dram_bytes,  # type: ignore[arg-type]
+            kernels,
+            {
+                "tile": est.tile,
+                "waves": est.waves,
+                "compute_s": est.compute_s,
+                "memory_s": est.memory_s,
+            },
+        )
 
     # ------------------------------------------------------------------ per kind
     def _cls(self, dtype: DType, field: str) -> str:
         cls = math_class(dtype)
         if cls not in self.spec.tensor_flops_per_clk_per_sm:
-            raise SpecError(field, f"{self.name} has no {dtype} tensor cores",
-                            sorted(self.spec.tensor_flops_per_clk_per_sm))
+            raise SpecError(
+                field,
+                f"{self.name} has no {dtype} tensor cores",
+                sorted(self.spec.tensor_flops_per_clk_per_sm),
+            )
         return cls
 
     def _estimate(self, op: Op) -> tuple[Any, int, str]:
         s = self.spec
         if isinstance(op, Gemm):
             cls = self._cls(op.math_dtype, "dtype")
-            est = gemm_estimate(s, op.m, op.n, op.k, op.batch, cls, _bytes_per(op.a_dtype),
-                                _bytes_per(op.b_dtype), _bytes_per(op.out_dtype))
+            est = gemm_estimate(
+                s,
+                op.m,
+                op.n,
+                op.k,
+                op.batch,
+                cls,
+                _bytes_per(op.a_dtype),
+                _bytes_per(op.b_dtype),
+                _bytes_per(op.out_dtype),
+            )
             return est, 2 if "split1" not in est.tile else 1, cls
         if isinstance(op, GroupedGemm):
             cls = self._cls(op.math_dtype, "dtype")
-            est = grouped_gemm_estimate(s, op.tokens_per_expert, op.n, op.k, cls,
-                                        _bytes_per(op.a_dtype), _bytes_per(op.b_dtype),
-                                        _bytes_per(op.out_dtype))
+            est = grouped_gemm_estimate(
+                s,
+                op.tokens_per_expert,
+                op.n,
+                op.k,
+                cls,
+                _bytes_per(op.a_dtype),
+                _bytes_per(op.b_dtype),
+                _bytes_per(op.out_dtype),
+            )
             return est, 1, cls
         if isinstance(op, Attention):
             return self._attention(op), 1, self._cls(op.dtype, "dtype")
@@ -145,10 +188,33 @@ class GpuModel:
         cls = self._cls(op.dtype, "dtype")
         el, kv = _bytes_per(op.dtype), _bytes_per(op.kv_dtype)
         if op.phase == "prefill":
-            return prefill_estimate(self.spec, op.batch, op.q_heads, op.kv_heads, op.q_len,
-                                    op.kv_len, op.head_dim, op.dv, op.causal, cls, el, kv)
-        return decode_estimate(self.spec, op.batch, op.q_heads, op.kv_heads, op.q_len,
-                               op.kv_len, op.head_dim, op.dv, cls, el, kv)
+            return prefill_estimate(
+                self.spec,
+                op.batch,
+                op.q_heads,
+                op.kv_heads,
+                op.q_len,
+                op.kv_len,
+                op.head_dim,
+                op.dv,
+                op.causal,
+                cls,
+                el,
+                kv,
+            )
+        return decode_estimate(
+            self.spec,
+            op.batch,
+            op.q_heads,
+            op.kv_heads,
+            op.q_len,
+            op.kv_len,
+            op.head_dim,
+            op.dv,
+            cls,
+            el,
+            kv,
+        )
 
     def _mla(self, op: MlaAttention) -> KernelEstimate:
         cls = self._cls(op.dtype, "dtype")
@@ -156,16 +222,63 @@ class GpuModel:
         if op.form == "absorbed":
             d = op.kv_lora_rank + op.qk_rope_head_dim
             if op.phase == "prefill":
-                return prefill_estimate(self.spec, op.batch, op.heads, 1, op.q_len, op.kv_len,
-                                        d, op.kv_lora_rank, op.causal, cls, el, kv)
-            return decode_estimate(self.spec, op.batch, op.heads, 1, op.q_len, op.kv_len, d,
-                                   op.kv_lora_rank, cls, el, kv, shared_kv=True)
+                return prefill_estimate(
+                    self.spec,
+                    op.batch,
+                    op.heads,
+                    1,
+                    op.q_len,
+                    op.kv_len,
+                    d,
+                    op.kv_lora_rank,
+                    op.causal,
+                    cls,
+                    el,
+                    kv,
+                )
+            return decode_estimate(
+                self.spec,
+                op.batch,
+                op.heads,
+                1,
+                op.q_len,
+                op.kv_len,
+                d,
+                op.kv_lora_rank,
+                cls,
+                el,
+                kv,
+                shared_kv=True,
+            )
         d = op.qk_nope_head_dim + op.qk_rope_head_dim
         if op.phase == "prefill":
-            return prefill_estimate(self.spec, op.batch, op.heads, op.heads, op.q_len,
-                                    op.kv_len, d, op.v_head_dim, op.causal, cls, el, el)
-        return decode_estimate(self.spec, op.batch, op.heads, op.heads, op.q_len, op.kv_len,
-                               d, op.v_head_dim, cls, el, el)
+            return prefill_estimate(
+                self.spec,
+                op.batch,
+                op.heads,
+                op.heads,
+                op.q_len,
+                op.kv_len,
+                d,
+                op.v_head_dim,
+                op.causal,
+                cls,
+                el,
+                el,
+            )
+        return decode_estimate(
+            self.spec,
+            op.batch,
+            op.heads,
+            op.heads,
+            op.q_len,
+            op.kv_len,
+            d,
+            op.v_head_dim,
+            cls,
+            el,
+            el,
+        )
 
     def _profile(self, func: str) -> ElementwiseProfile:
         table = self.spec.efficiency.elementwise

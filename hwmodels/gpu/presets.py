@@ -46,8 +46,9 @@ def _transferred(ds: GpuDatasheet, note: str) -> GpuModel:
     """``ds`` with the reference calibration's efficiencies and scaled energy."""
     ref_cal = load_calibration(REFERENCE)
     ref = DATASHEETS[REFERENCE]()
-    eff = GpuEfficiency(**{**ref_cal["efficiency"],
-                           "source": f"transferred from {REFERENCE} calibration ({note})"})
+    eff = GpuEfficiency(
+        **{**ref_cal["efficiency"], "source": f"transferred from {REFERENCE} calibration ({note})"}
+    )
     e = ref_cal["energy"]
     flop_scale = (ds.tdp_w / ds.peak_flops("bf16")) / (ref.tdp_w / ref.peak_flops("bf16"))
     byte_scale = (ds.tdp_w / ds.hbm_bytes_per_s) / (ref.tdp_w / ref.hbm_bytes_per_s)
@@ -55,12 +56,19 @@ def _transferred(ds: GpuDatasheet, note: str) -> GpuModel:
     if same_die:
         flop_scale = 1.0
     energy = GpuEnergy(
-        idle_w=ds.idle_w, tdp_w=ds.tdp_w,
+        idle_w=ds.idle_w,
+        tdp_w=ds.tdp_w,
         j_per_flop={k: v * flop_scale for k, v in e["j_per_flop"].items()},
         j_per_dram_byte=e["j_per_dram_byte"] * (1.0 if same_die else byte_scale),
-        source=(f"{REFERENCE} NVML fit" + ("" if same_die else
-                f", scaled by TDP/peak ({flop_scale:.2f}) and TDP/bandwidth ({byte_scale:.2f})")
-                + f"; idle: {ds.sources.get('idle_w', '')}"),
+        source=(
+            f"{REFERENCE} NVML fit"
+            + (
+                ""
+                if same_die
+                else f", scaled by TDP/peak ({flop_scale:.2f}) and TDP/bandwidth ({byte_scale:.2f})"
+            )
+            + f"; idle: {ds.sources.get('idle_w', '')}"
+        ),
     )
     return GpuModel(build_spec(ds, eff, energy))
 
@@ -117,8 +125,13 @@ def load_gpu_file(path: str) -> GpuModel:
 
 
 PRESETS = {
-    "h100-sxm": h100_sxm, "h800-sxm": h800_sxm, "h200-sxm": h200_sxm, "b200": b200,
-    "a100-sxm": a100_sxm, "v100s": v100s, "rtx-4090": rtx_4090,
+    "h100-sxm": h100_sxm,
+    "h800-sxm": h800_sxm,
+    "h200-sxm": h200_sxm,
+    "b200": b200,
+    "a100-sxm": a100_sxm,
+    "v100s": v100s,
+    "rtx-4090": rtx_4090,
     "jetson-agx-orin": jetson_agx_orin,
 }
 

@@ -14,9 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from codesign.ir.dtypes import DType
 
 _MATH_CLASS = {
-    DType.FP32: "fp32", DType.TF32: "tf32", DType.FP16: "bf16", DType.BF16: "bf16",
-    DType.FP8_E4M3: "fp8", DType.FP8_E5M2: "fp8", DType.MXFP4: "fp4", DType.NVFP4: "fp4",
-    DType.INT8: "int8", DType.INT4: "int4",
+    DType.FP32: "fp32",
+    DType.TF32: "tf32",
+    DType.FP16: "bf16",
+    DType.BF16: "bf16",
+    DType.FP8_E4M3: "fp8",
+    DType.FP8_E5M2: "fp8",
+    DType.MXFP4: "fp4",
+    DType.NVFP4: "fp4",
+    DType.INT8: "int8",
+    DType.INT4: "int4",
 }
 
 

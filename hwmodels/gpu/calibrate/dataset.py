@@ -8,7 +8,7 @@ The split is fixed by rule, so anyone can reproduce it:
 * grouped GEMM: the ``mixtral.down`` and ``dsv3-ep1.gate_up`` cases are held out.
 * attention: prefill with 8 query heads (GQA 8:1) and every prefill at 2048 tokens; decode with
   64 query heads and every decode at 16384 context.
-* elementwise: token counts 64 and 4096 are held out.
+* elementwise: token counts 24, 48, 96 and 1024 are held out.
 """
 
 from __future__ import annotations
@@ -61,10 +61,17 @@ def gemm_samples(data: Path) -> list[Sample]:
     for r in rows:
         fp8 = r["dtype"] == "fp8"
         dt = DType.FP8_E4M3 if fp8 else DType.BF16
-        op = Gemm("gemm", m=r["m"], n=r["n"], k=r["k"], batch=r.get("batch", 1), a_dtype=dt,
-                  b_dtype=dt, out_dtype=DType.BF16)
-        out.append(Sample("gemm_" + r["dtype"], op, r["time_s"], _gemm_split(r["layer"], names),
-                          r))
+        op = Gemm(
+            "gemm",
+            m=r["m"],
+            n=r["n"],
+            k=r["k"],
+            batch=r.get("batch", 1),
+            a_dtype=dt,
+            b_dtype=dt,
+            out_dtype=DType.BF16,
+        )
+        out.append(Sample("gemm_" + r["dtype"], op, r["time_s"], _gemm_split(r["layer"], names), r))
     for r in bmm:
         op = Gemm("bmm", m=r["m"], n=r["n"], k=r["k"], batch=r["batch"])
         out.append(Sample("gemm_bf16", op, r["time_s"], "test", r))
@@ -88,14 +95,24 @@ def attention_samples(data: Path) -> list[Sample]:
         if "error" in r:
             continue
         pre = r["phase"] == "prefill"
-        op = Attention("attn", r["phase"], r["batch"], r["seq"] if pre else 1, r["seq"],
-                       r["q_heads"], r["kv_heads"], r["head_dim"], causal=pre)
+        op = Attention(
+            "attn",
+            r["phase"],
+            r["batch"],
+            r["seq"] if pre else 1,
+            r["seq"],
+            r["q_heads"],
+            r["kv_heads"],
+            r["head_dim"],
+            causal=pre,
+        )
         if pre:
             held = r["q_heads"] == 8 or r["seq"] == 2048
         else:
             held = r["q_heads"] == 64 or r["seq"] == 16384
-        out.append(Sample("attention_" + r["phase"], op, r["time_s"],
-                          "test" if held else "train", r))
+        out.append(
+            Sample("attention_" + r["phase"], op, r["time_s"], "test" if held else "train", r)
+        )
     return out
 
 
@@ -122,12 +139,17 @@ def elementwise_samples(data: Path) -> list[Sample]:
         if "error" in r:
             continue
         op = elementwise_op(r["func"], r["tokens"], r["width"])
-        held = r["tokens"] in (64, 4096)
-        out.append(Sample("elementwise_" + r["func"], op, r["time_s"],
-                          "test" if held else "train", r))
+        held = r["tokens"] in (24, 48, 96, 1024)
+        out.append(
+            Sample("elementwise_" + r["func"], op, r["time_s"], "test" if held else "train", r)
+        )
     return out
 
 
 def all_samples(data: Path) -> list[Sample]:
-    return (gemm_samples(data) + grouped_samples(data) + attention_samples(data)
-            + elementwise_samples(data))
+    return (
+        gemm_samples(data)
+        + grouped_samples(data)
+        + attention_samples(data)
+        + elementwise_samples(data)
+    )

@@ -37,45 +37,75 @@ from hwmodels.gpu.spec import ElementwiseProfile, GpuEfficiency, GpuEnergy, GpuS
 #: starting point of the fit (Hopper-like guesses; every one is refitted)
 INITIAL_EFFICIENCY: dict[str, Any] = {
     "mma": {"tf32": 0.7, "bf16": 0.75, "fp8": 0.65, "fp4": 0.6, "int8": 0.65, "fp32": 0.7},
-    "hbm": 0.85, "sm_bytes_per_s": 40e9, "kernel_fixed_s": 4e-6, "tile_overhead_cycles": 2000.0,
-    "wave_tail": 1.0, "smem_bytes_per_clk": 128.0,
-    "roofline_p": 4.0, "splitk_fixed_s": 2e-6, "grouped_fixed_s": 5e-6, "grouped_mma": 1.0,
-    "attn_mma": 0.5, "attn_fixed_s": 5e-6, "attn_cta_overhead_cycles": 2000.0,
-    "decode_hbm": 0.7, "decode_split_hbm": 0.8,
-    "decode_split_s": 0.1e-6, "eager_launch_s": 8e-6,
+    "hbm": 0.85,
+    "sm_bytes_per_s": 40e9,
+    "kernel_fixed_s": 4e-6,
+    "tile_overhead_cycles": 2000.0,
+    "wave_tail": 1.0,
+    "smem_bytes_per_clk": 128.0,
+    "roofline_p": 4.0,
+    "splitk_fixed_s": 2e-6,
+    "grouped_fixed_s": 5e-6,
+    "grouped_mma": 1.0,
+    "attn_mma": 0.5,
+    "attn_fixed_s": 5e-6,
+    "attn_cta_overhead_cycles": 2000.0,
+    "decode_hbm": 0.7,
+    "decode_split_hbm": 0.8,
+    "decode_split_s": 0.1e-6,
+    "eager_launch_s": 8e-6,
     "elementwise": {"add": {"kernels": 1, "points": [(1e3, 2e-6)]}},
     "source": "initial guess",
 }
 
 #: kernels each measured PyTorch implementation launches (counted from the torch profiler
 #: trace of the end-to-end run: hwmodels/gpu/calibrate/torch_kernels.py)
-ELEMENTWISE_KERNELS = {"rmsnorm": 7, "add": 1, "silu_mul": 2, "rope": 10, "cache_write": 2,
-                       "embedding": 1}
+ELEMENTWISE_KERNELS = {
+    "rmsnorm": 7,
+    "add": 1,
+    "silu_mul": 2,
+    "rope": 10,
+    "cache_write": 2,
+    "embedding": 1,
+}
 
 
-def build_spec(ds: GpuDatasheet, eff: GpuEfficiency, energy: GpuEnergy,
-               clock_hz: float | None = None) -> GpuSpec:
+def build_spec(
+    ds: GpuDatasheet, eff: GpuEfficiency, energy: GpuEnergy, clock_hz: float | None = None
+) -> GpuSpec:
     """Combine datasheet facts with efficiencies and energy into a model spec."""
     classes = dict(ds.tensor_flops_per_clk_per_sm)
     classes.setdefault("fp32", ds.fp32_flops_per_clk_per_sm)
     return GpuSpec(
-        name=ds.name, description=ds.description, sm_count=ds.sm_count,
-        clock_hz=clock_hz or ds.boost_clock_hz, max_clock_hz=ds.boost_clock_hz,
+        name=ds.name,
+        description=ds.description,
+        sm_count=ds.sm_count,
+        clock_hz=clock_hz or ds.boost_clock_hz,
+        max_clock_hz=ds.boost_clock_hz,
         tensor_flops_per_clk_per_sm=classes,
         fp32_flops_per_clk_per_sm=ds.fp32_flops_per_clk_per_sm,
-        sfu_ops_per_clk_per_sm=ds.sfu_ops_per_clk_per_sm, hbm_bytes=ds.hbm_bytes,
-        hbm_bytes_per_s=ds.hbm_bytes_per_s, l2_bytes=ds.l2_bytes,
-        smem_bytes_per_sm=ds.smem_bytes_per_sm, regs_per_sm=ds.regs_per_sm,
-        nvlink_bytes_per_s=ds.nvlink_bytes_per_s, efficiency=eff, energy=energy,
-        cost={"price_usd": ds.price_usd, "usd_per_hour": ds.usd_per_hour,
-              "source": f"{ds.sources.get('price_usd', '')}; {ds.sources.get('usd_per_hour', '')}"},
+        sfu_ops_per_clk_per_sm=ds.sfu_ops_per_clk_per_sm,
+        hbm_bytes=ds.hbm_bytes,
+        hbm_bytes_per_s=ds.hbm_bytes_per_s,
+        l2_bytes=ds.l2_bytes,
+        smem_bytes_per_sm=ds.smem_bytes_per_sm,
+        regs_per_sm=ds.regs_per_sm,
+        nvlink_bytes_per_s=ds.nvlink_bytes_per_s,
+        efficiency=eff,
+        energy=energy,
+        cost={
+            "price_usd": ds.price_usd,
+            "usd_per_hour": ds.usd_per_hour,
+            "source": f"{ds.sources.get('price_usd', '')}; {ds.sources.get('usd_per_hour', '')}",
+        },
         sources=dict(ds.sources),
     )
 
 
 def _placeholder_energy(ds: GpuDatasheet) -> GpuEnergy:
-    return GpuEnergy(idle_w=ds.idle_w, tdp_w=ds.tdp_w, j_per_flop={}, j_per_dram_byte=0.0,
-                     source="not fitted")
+    return GpuEnergy(
+        idle_w=ds.idle_w, tdp_w=ds.tdp_w, j_per_flop={}, j_per_dram_byte=0.0, source="not fitted"
+    )
 
 
 # ----------------------------------------------------------------------------- errors
@@ -95,15 +125,25 @@ def error_table(model: GpuModel, samples: Sequence[Sample]) -> dict[str, dict[st
     for (kind, split), pairs in sorted(groups.items()):
         ape = [abs(p / m - 1) for p, m in pairs]
         out.setdefault(kind, {})[split] = {
-            "n": len(pairs), "mape": statistics.fmean(ape), "median_ape": statistics.median(ape),
-            "max_ape": max(ape), "median_ratio": statistics.median(p / m for p, m in pairs),
+            "n": len(pairs),
+            "mape": statistics.fmean(ape),
+            "median_ape": statistics.median(ape),
+            "max_ape": max(ape),
+            "median_ratio": statistics.median(p / m for p, m in pairs),
         }
     return out
 
 
 # ----------------------------------------------------------------------------- fitting
-def _fit(spec: GpuSpec, samples: Sequence[Sample], names: list[str], x0: list[float],
-         lo: list[float], hi: list[float], scale: list[float]) -> GpuSpec:
+def _fit(
+    spec: GpuSpec,
+    samples: Sequence[Sample],
+    names: list[str],
+    x0: list[float],
+    lo: list[float],
+    hi: list[float],
+    scale: list[float],
+) -> GpuSpec:
     """Least-squares fit of efficiency fields ``names`` (``mma.bf16`` style for dicts)."""
     from scipy.optimize import least_squares
 
@@ -123,15 +163,30 @@ def _fit(spec: GpuSpec, samples: Sequence[Sample], names: list[str], x0: list[fl
         return np.log(predict(GpuModel(spec_for(x)), samples)) - meas
 
     x0s = np.array(x0) / np.array(scale)
-    res = least_squares(resid, x0s, bounds=(np.array(lo) / scale, np.array(hi) / scale),
-                        x_scale="jac", diff_step=1e-3, max_nfev=400)
+    res = least_squares(
+        resid,
+        x0s,
+        bounds=(np.array(lo) / scale, np.array(hi) / scale),
+        x_scale="jac",
+        diff_step=1e-3,
+        max_nfev=400,
+    )
     return spec_for(res.x)
 
 
 def fit_gemm(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
-    names = ["mma.bf16", "mma.fp8", "hbm", "sm_bytes_per_s", "kernel_fixed_s",
-             "tile_overhead_cycles", "roofline_p", "splitk_fixed_s", "wave_tail",
-             "smem_bytes_per_clk"]
+    names = [
+        "mma.bf16",
+        "mma.fp8",
+        "hbm",
+        "sm_bytes_per_s",
+        "kernel_fixed_s",
+        "tile_overhead_cycles",
+        "roofline_p",
+        "splitk_fixed_s",
+        "wave_tail",
+        "smem_bytes_per_clk",
+    ]
     x0 = [0.75, 0.65, 0.8, 40e9, 4e-6, 2000.0, 4.0, 2e-6, 0.7, 128.0]
     lo = [0.3, 0.2, 0.4, 5e9, 0.0, 0.0, 1.0, 0.0, 0.0, 16.0]
     hi = [1.0, 1.0, 1.0, 400e9, 30e-6, 50000.0, 30.0, 30e-6, 1.0, 1024.0]
@@ -144,8 +199,15 @@ def fit_grouped(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
     grouped = [s for s in train if s.kind == "grouped_gemm"]
     if not grouped:
         return spec
-    return _fit(spec, grouped, ["grouped_fixed_s", "grouped_mma"], [5e-6, 1.0], [0.0, 0.2],
-                [200e-6, 1.5], [1e-6, 1])
+    return _fit(
+        spec,
+        grouped,
+        ["grouped_fixed_s", "grouped_mma"],
+        [5e-6, 1.0],
+        [0.0, 0.2],
+        [200e-6, 1.5],
+        [1e-6, 1],
+    )
 
 
 def fit_attention(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
@@ -154,11 +216,19 @@ def fit_attention(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
         return spec
     pre = [s for s in attn if s.kind == "attention_prefill"]
     dec = [s for s in attn if s.kind == "attention_decode"]
-    spec = _fit(spec, pre, ["attn_mma", "attn_fixed_s", "attn_cta_overhead_cycles"],
-                [0.5, 5e-6, 2000.0], [0.1, 0.0, 0.0], [1.0, 50e-6, 100000.0], [1, 1e-6, 1000])
+    spec = _fit(
+        spec,
+        pre,
+        ["attn_mma", "attn_fixed_s", "attn_cta_overhead_cycles"],
+        [0.5, 5e-6, 2000.0],
+        [0.1, 0.0, 0.0],
+        [1.0, 50e-6, 100000.0],
+        [1, 1e-6, 1000],
+    )
     names = ["decode_hbm", "decode_split_hbm", "decode_split_s"]
-    return _fit(spec, dec, names, [0.7, 0.8, 0.1e-6], [0.1, 0.1, 0.0], [1.0, 1.0, 5e-6],
-                [1, 1, 1e-6])
+    return _fit(
+        spec, dec, names, [0.7, 0.8, 0.1e-6], [0.1, 0.1, 0.0], [1.0, 1.0, 5e-6], [1, 1, 1e-6]
+    )
 
 
 def fit_elementwise(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
@@ -203,8 +273,16 @@ def fit_energy(spec: GpuSpec, data: Path) -> tuple[GpuSpec, list[dict[str, Any]]
         return Gemm("g", m=r["m"], n=r["n"], k=r["k"], a_dtype=dt, b_dtype=dt)
 
     def find(dtype: str, m: int, n: int, k: int) -> dict[str, Any] | None:
-        return next((r for r in runs if r["op"] == "gemm" and r["dtype"] == dtype
-                     and (r["m"], r["n"], r["k"]) == (m, n, k)), None)
+        return next(
+            (
+                r
+                for r in runs
+                if r["op"] == "gemm"
+                and r["dtype"] == dtype
+                and (r["m"], r["n"], r["k"]) == (m, n, k)
+            ),
+            None,
+        )
 
     dyn: dict[str, float] = {}
     j_byte = 0.0
@@ -223,9 +301,13 @@ def fit_energy(spec: GpuSpec, data: Path) -> tuple[GpuSpec, list[dict[str, Any]]
     j_flop = dict(dyn)
     j_flop.setdefault("tf32", dyn.get("bf16", 0.0) * 2)
     j_flop.setdefault("fp32", dyn.get("bf16", 0.0) * 8)
-    energy = GpuEnergy(idle_w=idle, tdp_w=spec.energy.tdp_w, j_per_flop=j_flop,
-                       j_per_dram_byte=j_byte,
-                       source="fitted to NVML total-energy counter runs (energy.jsonl)")
+    energy = GpuEnergy(
+        idle_w=idle,
+        tdp_w=spec.energy.tdp_w,
+        j_per_flop=j_flop,
+        j_per_dram_byte=j_byte,
+        source="fitted to NVML total-energy counter runs (energy.jsonl)",
+    )
     spec = spec.model_copy(update={"energy": energy})
     model = GpuModel(spec)
     report = []
@@ -237,10 +319,17 @@ def fit_energy(spec: GpuSpec, data: Path) -> tuple[GpuSpec, list[dict[str, Any]]
         else:
             c = model.op_cost(gemm_op(r))
             pred_j = c.energy_j
-        report.append({"op": r["op"], "shape": [r.get("m"), r.get("n"), r.get("k")],
-                       "dtype": r.get("dtype"), "measured_j": r["j_per_call"],
-                       "predicted_j": pred_j, "error": pred_j / r["j_per_call"] - 1,
-                       "used_in_fit": bool(r.get("fit"))})
+        report.append(
+            {
+                "op": r["op"],
+                "shape": [r.get("m"), r.get("n"), r.get("k")],
+                "dtype": r.get("dtype"),
+                "measured_j": r["j_per_call"],
+                "predicted_j": pred_j,
+                "error": pred_j / r["j_per_call"] - 1,
+                "used_in_fit": bool(r.get("fit")),
+            }
+        )
     return spec, report
 
 
@@ -259,13 +348,23 @@ def calibrate(data: Path, ds: GpuDatasheet) -> tuple[GpuSpec, dict[str, Any]]:
     spec = fit_elementwise(spec, train)
     spec, energy_report = fit_energy(spec, data)
     env = json.loads((data / "env.json").read_text()) if (data / "env.json").exists() else {}
-    eff = spec.efficiency.model_copy(update={"source": (
-        f"fitted by hwmodels.gpu.calibrate.fit to {data.name} measured on {env.get('gpu', '?')}"
-        f" ({env.get('date', '?')}, torch {env.get('torch', '?')}, CUDA {env.get('cuda', '?')})")})
+    eff = spec.efficiency.model_copy(
+        update={
+            "source": (
+                f"fitted by hwmodels.gpu.calibrate.fit to {data.name} measured on "
+                f"{env.get('gpu', '?')} ({env.get('date', '?')}, torch {env.get('torch', '?')}, "
+                f"CUDA {env.get('cuda', '?')})"
+            )
+        }
+    )
     spec = spec.model_copy(update={"efficiency": eff})
     errors = error_table(GpuModel(spec), samples)
-    report = {"environment": env, "errors": errors, "energy": energy_report,
-              "samples": {"train": len(train), "test": len(samples) - len(train)}}
+    report = {
+        "environment": env,
+        "errors": errors,
+        "energy": energy_report,
+        "samples": {"train": len(train), "test": len(samples) - len(train)},
+    }
     return spec, report
 
 
@@ -278,16 +377,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     spec, report = calibrate(Path(args.data), DATASHEETS[args.datasheet]())
-    doc = {"datasheet": args.datasheet, "efficiency": spec.efficiency.model_dump(mode="json"),
-           "energy": spec.energy.model_dump(mode="json"), "report": report}
+    doc = {
+        "datasheet": args.datasheet,
+        "efficiency": spec.efficiency.model_dump(mode="json"),
+        "energy": spec.energy.model_dump(mode="json"),
+        "report": report,
+    }
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
     for kind, splits in report["errors"].items():
-        row = "  ".join(f"{k}: n={v['n']} MAPE={v['mape']:.1%} med={v['median_ape']:.1%}"
-                        for k, v in splits.items())
+        row = "  ".join(
+            f"{k}: n={v['n']} MAPE={v['mape']:.1%} med={v['median_ape']:.1%}"
+            for k, v in splits.items()
+        )
         print(f"{kind:24s} {row}")
     for r in report["energy"]:
-        print(f"energy {r['op']} {r['shape']} {r['dtype']}: {r['error']:+.1%}"
-              f"{' (fit)' if r['used_in_fit'] else ''}")
+        print(
+            f"energy {r['op']} {r['shape']} {r['dtype']}: {r['error']:+.1%}"
+            f"{' (fit)' if r['used_in_fit'] else ''}"
+        )
 
 
 if __name__ == "__main__":

@@ -90,8 +90,12 @@ class Llama:
             L = start + s
             with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):  # as the microbenchmarks
                 a = F.scaled_dot_product_attention(
-                q, kc[:, :, :L], vc[:, :, :L], is_causal=s > 1 and start == 0, enable_gqa=hq != hkv
-            )
+                    q,
+                    kc[:, :, :L],
+                    vc[:, :, :L],
+                    is_causal=s > 1 and start == 0,
+                    enable_gqa=hq != hkv,
+                )
             x = x + F.linear(a.transpose(1, 2).reshape(b * s, hq * d), lw["o"])
             h = K.rmsnorm(x, lw["ffn_norm"])
             x = x + F.linear(K.silu_mul(F.linear(h, lw["gate_up"])), lw["down"])
@@ -167,8 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--profile-only", default="",
-                    help="only profile these points: phase:batch:context,... (no timing)")
+    ap.add_argument(
+        "--profile-only",
+        default="",
+        help="only profile these points: phase:batch:context,... (no timing)",
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,8 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     profiles = [("decode", 1, 1024), ("decode", 64, 2048), ("prefill", 1, 2048)]
     if args.profile_only:
         dec, pre = [], []
-        profiles = [(p, int(b), int(c)) for p, b, c in
-                    (x.split(":") for x in args.profile_only.split(","))]
+        profiles = [
+            (p, int(b), int(c)) for p, b, c in (x.split(":") for x in args.profile_only.split(","))
+        ]
     t0 = time.perf_counter()
     with open(out / "llama_e2e.jsonl", "a") as f:
         for kind, points, fn in (("decode", dec, time_decode), ("prefill", pre, time_prefill)):

@@ -287,18 +287,27 @@ def _elementwise(func: str, t: int, w: int) -> dict:
     elif func == "rope":
         hkv = 8
         hq = w // 128 - 2 * hkv
-        cos, sin = K.rope_tables(t, 128, DEV)
+        cos, sin = K.rope_tables(t + 1, 128, DEV)
         xs = [_randn(t, w) for _ in range(nb)]
-        fns = [lambda x=x: K.split_qkv_rope(x, 1, t, hq, hkv, 128, cos, sin) for x in xs]
+        if t <= S.DECODE_LAYOUT_MAX_TOKENS:  # t sequences, one new token each
+            c1, s1 = cos[t : t + 1], sin[t : t + 1]
+            fns = [lambda x=x: K.split_qkv_rope(x, t, 1, hq, hkv, 128, c1, s1) for x in xs]
+        else:
+            fns = [
+                lambda x=x: K.split_qkv_rope(x, 1, t, hq, hkv, 128, cos[:t], sin[:t]) for x in xs
+            ]
     elif func == "embedding":
         table = _randn(128256, w)
         ids = [torch.randint(0, 128256, (t,), device=DEV) for _ in range(nb)]
         fns = [lambda i=i: F.embedding(i, table) for i in ids]
     elif func == "cache_write":
-        kc, vc = _randn(1, 8, t + 16, 128), _randn(1, 8, t + 16, 128)
-        ks = [_randn(1, 8, t, 128) for _ in range(nb)]
-        vs = [_randn(1, 8, t, 128) for _ in range(nb)]
-        fns = [lambda k=k, v=v: K.cache_write(kc, vc, k, v, 3) for k, v in zip(ks, vs, strict=True)]
+        b, s = (t, 1) if t <= S.DECODE_LAYOUT_MAX_TOKENS else (1, t)
+        kc, vc = _randn(b, 8, s + 1024, 128), _randn(b, 8, s + 1024, 128)
+        ks = [_randn(b, 8, s, 128) for _ in range(nb)]
+        vs = [_randn(b, 8, s, 128) for _ in range(nb)]
+        fns = [
+            lambda k=k, v=v: K.cache_write(kc, vc, k, v, 1000) for k, v in zip(ks, vs, strict=True)
+        ]
     else:
         raise ValueError(func)
     return {**time_graph(fns), "rotation": nb}

@@ -118,6 +118,28 @@ MLA_CASES: list[tuple[int, int, int]] = [
     (b, h, L) for h in (16, 128) for L in (1024, 4096, 16384) for b in (1, 8, 64)
 ]
 
+#: token counts of the elementwise cases; up to DECODE_LAYOUT_MAX_TOKENS they are measured in
+#: the decode layout (one new token per sequence), above in the prefill layout (one sequence)
+ELEMENTWISE_TOKENS: tuple[int, ...] = (
+    1,
+    2,
+    4,
+    8,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    256,
+    512,
+    1024,
+    4096,
+    16384,
+)
+DECODE_LAYOUT_MAX_TOKENS = 128
+
 #: elementwise: (func, tokens, width). rmsnorm/add: hidden width; silu_mul: intermediate
 #: width (input 2x); rope: fused qkv width of (32 q, 8 kv heads, d 128) or (64, 8); cache_write:
 #: the k and v width of 8 kv heads x 128.
@@ -131,7 +153,7 @@ ELEMENTWISE_CASES: list[tuple[str, int, int]] = [
         ("cache_write", (1024,)),
     )
     for w in widths
-    for t in (1, 8, 64, 512, 4096, 16384)
+    for t in ELEMENTWISE_TOKENS
 ]
 
 COPY_BYTES: tuple[int, ...] = tuple(2**p for p in range(20, 32))
