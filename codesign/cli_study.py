@@ -93,7 +93,7 @@ def study_list(
     """List the bundled studies."""
     from codesign.study import bundled_studies, load_study
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in bundled_studies():
         s = load_study(name)
         rows.append({"name": name, "model": s.model, "phase": s.phase, "hw": list(s.hw),
@@ -110,5 +110,6 @@ def study_list(
         table.add_column(col, justify="right" if col == "points" else "left")
     for r in rows:
         points = len(r["hw"]) * len(r["batch"]) * len(r["context"])
-        table.add_row(r["name"], f"{r['model']} {r['phase']}", str(points), r["description"])
+        first = r["description"].split(". ")[0].rstrip(".")
+        table.add_row(r["name"], f"{r['model']} {r['phase']}", str(points), first)
     Console().print(table)

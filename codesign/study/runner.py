@@ -55,13 +55,24 @@ class StudyResult:
         return self.out_dir / "report.html"
 
 
-def _check_out_dir(out: Path, overwrite: bool) -> None:
+def _previous_run_of(out: Path) -> str | None:
+    """The study name recorded in ``out/summary.json``, if a study wrote it."""
+    try:
+        return str(json.loads((out / "summary.json").read_text())["study"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_out_dir(out: Path, overwrite: bool, study: str) -> None:
+    """A folder is replaced when it holds only a previous run of the same study (re-running a
+    study refreshes its output) or when ``overwrite`` is given; never when it holds files a
+    study did not write."""
     if out.exists() and not out.is_dir():
         raise SpecError("out_dir", f"{str(out)!r} is a file, not a folder")
     if not out.is_dir():
         return
     present = sorted(p.name for p in out.iterdir())
-    if present and not overwrite:
+    if present and not overwrite and _previous_run_of(out) != study:
         raise SpecError("out_dir", f"{str(out)!r} is not empty (pass overwrite to replace it)")
     foreign = [n for n in present if n not in OUTPUT_FILES]
     if foreign:
@@ -128,7 +139,7 @@ def _best(df: Any, metrics: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
             row = fit.loc[i]
             best[metric] = {"hw": row["hw"], "batch": int(row["batch"]),
                             "context": int(row["context"]), "value": float(row[metric])}
-        winners = []
+        winners: list[dict[str, Any]] = []
         for (b, c), grp in df.groupby(["batch", "context"], sort=True):
             g = grp[grp["fits_memory"]]
             if g.empty:
@@ -254,7 +265,7 @@ def run_study(spec: StudySpec, out_dir: str | Path, progress: bool = True,
     from codesign.report.study_page import study_page_html
 
     out = Path(out_dir)
-    _check_out_dir(out, overwrite)
+    _check_out_dir(out, overwrite, spec.name)
     t0 = time.perf_counter()
     df, reference, device = evaluate_study(spec, progress)
     summary = _summary(spec, df, time.perf_counter() - t0)

@@ -156,7 +156,9 @@ class StudySpec(_Frozen):
 
 
 # ------------------------------------------------------------------------------ loading
-_FIELDS = {(): StudySpec, ("mapping",): MappingSpec, ("reference",): ReferencePoint}
+_FIELDS: dict[tuple[Any, ...], type[BaseModel]] = {
+    (): StudySpec, ("mapping",): MappingSpec, ("reference",): ReferencePoint,
+}
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -181,13 +183,13 @@ def spec_from_mapping(data: Any, origin: str) -> StudySpec:
         err = e.errors()[0]
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, SpecError):
-            raise SpecError(cause.field, f"{cause.message} ({origin})", cause.allowed) from None
+            raise SpecError(cause.field, f"{cause.message} (in {origin})", cause.allowed) from None
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
             model = _FIELDS.get(loc[:-1])
             allowed = list(model.model_fields) if model else None
-            raise SpecError(_field_name(loc), f"unknown key ({origin})", allowed) from None
-        raise SpecError(_field_name(loc), f"{err['msg'].lower()} ({origin})") from None
+            raise SpecError(_field_name(loc), f"unknown key (in {origin})", allowed) from None
+        raise SpecError(_field_name(loc), f"{err['msg'].lower()} (in {origin})") from None
 
 
 def bundled_studies() -> list[str]:
@@ -207,6 +209,8 @@ def load_study(name_or_path: str | Path) -> StudySpec:
     from codesign.config.loading import load_mapping, load_text_mapping
 
     text = str(name_or_path)
+    if not text.strip():
+        raise SpecError("study", "unknown study ''", bundled_studies())
     p = Path(text)
     if p.is_dir():
         p = p / STUDY_FILE
@@ -217,7 +221,7 @@ def load_study(name_or_path: str | Path) -> StudySpec:
         raise SpecError("study", f"no such file {text!r}")
     else:
         res = files("studies") / text.strip() / STUDY_FILE
-        if not text.strip() or not res.is_file():
+        if not res.is_file():
             raise SpecError("study", f"unknown study {text!r}", bundled_studies())
         origin = f"studies/{text.strip()}/{STUDY_FILE}"
         spec = spec_from_mapping(load_text_mapping(res.read_text("utf-8"), origin, "yaml"),
