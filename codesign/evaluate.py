@@ -25,6 +25,34 @@ def resolve_device(hw: str | DeviceModel) -> DeviceModel:
     return get_device(hw)
 
 
+def resolve_system(hw: str | DeviceModel, world: int = 8) -> DeviceModel:
+    """A system for ``world`` ranks: a system preset by name (``hgx-h100``...), or a device
+    name or calibration file, taken as a cluster of 8-GPU NVLink nodes of that device with
+    one 400 Gb/s NIC per GPU (``hwmodels.network.presets.cluster_of``).
+
+    Raises:
+        SpecError: unknown name (listing devices and systems), or ``world`` larger than the
+            system.
+    """
+    from codesign.hw import HARDWARE, SYSTEMS
+
+    if not isinstance(hw, str):
+        return hw
+    key = hw.strip().lower()
+    if key in SYSTEMS:
+        system = SYSTEMS.get(key)
+        system.check_world(world, "world")  # type: ignore[attr-defined]
+        return system
+    from hwmodels.network.presets import cluster_of
+
+    if key.endswith((".json", ".yaml", ".yml")):
+        return cluster_of(resolve_device(hw), world)
+    if key not in HARDWARE:
+        raise SpecError("--hw", f"unknown device or system {hw!r}",
+                        HARDWARE.names() + SYSTEMS.names())
+    return cluster_of(key, world)
+
+
 def evaluate_model(
     model: str,
     phase: Literal["prefill", "decode"],
@@ -49,7 +77,8 @@ def evaluate_model(
         phase: ``prefill`` (``context`` is the prompt length) or ``decode`` (``context``
             tokens already cached, ``seq`` new tokens per sequence).
         batch: sequences in the pass, over all ranks.
-        hw: device name, calibration file, or a device model.
+        hw: system name, device name (a cluster of that device), calibration file, or a
+            device model.
         tp, dp, ep, redundant_experts: the mapping (see ``workloads.spec.ParallelSpec``).
         mla_form: ``absorbed`` or ``naive`` for MLA models (default: DeepSeek's choice).
         weight_dtype: override the model's linear-layer weight format (e.g. ``bf16``).
@@ -65,7 +94,6 @@ def evaluate_model(
     from workloads.spec import BuildOptions, ParallelSpec, PhaseSpec
 
     cfg = load_model(model)
-    device = resolve_device(hw)
     if phase == "prefill":
         ph = PhaseSpec.prefill(batch, context)
     elif phase == "decode":
@@ -76,6 +104,7 @@ def evaluate_model(
     wd = DType.parse(weight_dtype, "weight_dtype") if weight_dtype else None
     opts = BuildOptions(mla_form=mla_form, weight_dtype=wd)  # type: ignore[arg-type]
     graph = build_model_graph(cfg, ph, par, opts)
+    device = resolve_system(hw, par.world)
     mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
     result = ENGINES.get(engine).run(graph, device, tokens=ph.tokens, world=par.world,
                                      launch=mode)

@@ -6,6 +6,9 @@ from codesign.hw.registry import Registry
 
 #: devices by name (``h100-sxm``...), filled by the ``codesign.hardware`` entry points
 HARDWARE: Registry[DeviceModel] = Registry("hardware", "--hw", plugin_group="codesign.hardware")
+#: systems by name (``hgx-h100``...), filled by the ``codesign.systems`` entry points
+SYSTEMS: Registry[DeviceModel] = Registry("system", "--system",
+                                          plugin_group="codesign.systems")
 
 
 def get_device(name: str) -> DeviceModel:
@@ -13,5 +16,5 @@ def get_device(name: str) -> DeviceModel:
     return HARDWARE.get(name)
 
 
-__all__ = ["BOUNDS", "HARDWARE", "Bound", "DeviceModel", "LaunchMode", "OpCost", "Registry",
-           "get_device"]
+__all__ = ["BOUNDS", "HARDWARE", "SYSTEMS", "Bound", "DeviceModel", "LaunchMode", "OpCost",
+           "Registry", "get_device"]

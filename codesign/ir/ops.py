@@ -427,6 +427,7 @@ class Dispatch(Op):
     ep: int = 1
     dtype: DType = DType.BF16
     wire_dtype: DType | None = None
+    max_nodes: int = 0  # node-limited routing: a token reaches at most this many nodes (0: any)
 
     def __post_init__(self) -> None:
         _check_dims(self, tokens=self.tokens, top_k=self.top_k, hidden=self.hidden, ep=self.ep)
@@ -473,6 +474,7 @@ class Combine(Op):
     sent_tokens: int
     ep: int = 1
     dtype: DType = DType.BF16
+    max_nodes: int = 0  # node-limited routing, as the matching dispatch
 
     def __post_init__(self) -> None:
         _check_dims(self, tokens=self.tokens, top_k=self.top_k, hidden=self.hidden, ep=self.ep)

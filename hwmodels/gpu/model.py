@@ -4,8 +4,9 @@ Each IR op maps to a kernel model: GEMMs and grouped GEMMs (``gemm``), attention
 (``attention``), elementwise and data-movement ops (calibrated PyTorch eager implementations:
 fixed time plus memory passes over the compulsory bytes), and collectives.
 
-Collectives and expert-parallel dispatch/combine across GPUs use an interim ring/all-to-all
-model over the GPU's NVLink bandwidth (no calibration yet; the network models replace it).
+Collectives and expert-parallel dispatch/combine across GPUs belong to the system
+(``hwmodels.network.system.SystemModel``); on one GPU only their single-rank forms (a local
+permutation, a group of one) are costed here.
 
 Energy = idle power x latency + FLOPs x energy per FLOP (math class) + DRAM bytes x energy
 per byte (fitted from NVML energy counters).
@@ -49,7 +50,6 @@ ELEMENTWISE_FALLBACK: dict[str, str] = {
     "embedding": "cache_write",
 }
 
-COLLECTIVE_FIXED_S = 10e-6  # NCCL-like latency per collective step (interim, uncalibrated)
 
 
 def _bytes_per(dtype: DType) -> float:
@@ -298,20 +298,5 @@ class GpuModel:
         return KernelEstimate(t, 0.0, t_stream, bytes_, func, 0.0)
 
     def _collective(self, op: Op) -> KernelEstimate:
-        """Interim: ring collectives and all-to-all over NVLink at the datasheet rate."""
-        bw = self.spec.nvlink_bytes_per_s / 2.0  # per direction
-        if bw <= 0:
-            raise SpecError("op", f"{self.name} has no GPU-to-GPU link for {op.kind}")
-        if isinstance(op, Dispatch | Combine):
-            g = op.ep
-            wire = op.send_bytes * (g - 1) / g
-            steps = 1
-        else:
-            g = op.group_size  # type: ignore[attr-defined]
-            tensor = op.outputs()[0] if isinstance(op, AllGather) else op.inputs()[0]
-            size = tensor.nbytes
-            factor = 2.0 if isinstance(op, AllReduce) else 1.0
-            wire = factor * size * (g - 1) / g
-            steps = int(factor * (g - 1))
-        t = steps * COLLECTIVE_FIXED_S / max(1, g - 1) + wire / bw
-        return KernelEstimate(t, 0.0, 0.0, 0.0, "nvlink-ring", 0.0, fixed_bound="network")
+        raise SpecError("op", f"{op.kind} across ranks needs a system, not one GPU "
+                              "(use a system preset or evaluate through codesign.evaluate)")

@@ -1,0 +1,1 @@
+"""Network models: topologies, collectives, expert-parallel traffic, contention."""
