@@ -237,8 +237,9 @@ def _read_batch(path: str) -> list[tuple[str, dict[str, Any], str]]:
             raise SpecError(f"{p.name} line {i}", "must be a JSON object")
         kind = fields.get("op")
         if not isinstance(kind, str):
-            raise SpecError(f"{where}op", "missing", ["gemm", "grouped-gemm", "attention",
-                                                      "mla-decode"])
+            from codesign.predict import ALL_KINDS
+
+            raise SpecError(f"{where}op", "missing", ALL_KINDS)
         items.append((kind.replace("_", "-"), fields, where))
     if not items:
         raise SpecError("--batch", f"{path!r} holds no ops")
@@ -291,6 +292,152 @@ def predict_mla(batch: Annotated[int, typer.Option()], heads: Annotated[int, typ
                                        "kv_lora_rank": kv_lora_rank,
                                        "qk_rope_head_dim": qk_rope_head_dim, "hw": hw,
                                        "dtype": dtype}, "--")], as_json)
+
+
+SystemOpt = Annotated[str, typer.Option("--system", help="system preset (codesign system list)")]
+
+
+@predict_app.command("collective")
+def predict_collective(
+    op: Annotated[str, typer.Option("--op", help="all_reduce, all_gather, reduce_scatter, "
+                                                  "all_to_all or send_recv")],
+    nbytes: Annotated[int, typer.Option("--bytes", help="per-rank buffer, as nccl-tests")],
+    world: Annotated[int, typer.Option(help="ranks (GPUs of the system)")],
+    system: SystemOpt, as_json: JsonFlag = False,
+) -> None:
+    """One collective on a system (NCCL-calibrated inside a node, hierarchical across)."""
+    _emit_network([("collective", {"collective": op, "bytes": nbytes, "world": world,
+                                   "system": system}, "--")], as_json)
+
+
+def _ep_command(kind: str, tokens: int, hidden: int, top_k: int, ep: int, system: str,
+                max_nodes: int, dtype: str | None, skew: float, failed_planes: int,
+                as_json: bool) -> None:
+    fields: dict[str, Any] = {"tokens": tokens, "hidden": hidden, "top_k": top_k, "ep": ep,
+                              "system": system, "max_nodes": max_nodes, "skew": skew,
+                              "failed_planes": failed_planes}
+    if dtype is not None:
+        fields["dtype"] = dtype
+    _emit_network([(kind, fields, "--")], as_json)
+
+
+EpTokens = Annotated[int, typer.Option(help="tokens per GPU")]
+EpHidden = Annotated[int, typer.Option(help="hidden size")]
+EpTopK = Annotated[int, typer.Option("--top-k", help="experts per token")]
+EpSize = Annotated[int, typer.Option("--ep", help="expert-parallel GPUs")]
+EpMaxNodes = Annotated[int, typer.Option(help="node-limited routing (0: unlimited)")]
+EpSkew = Annotated[float, typer.Option(help="most loaded GPU / mean (>= 1)")]
+EpFailed = Annotated[int, typer.Option(help="scale-out planes out of service")]
+
+
+@predict_app.command("ep-dispatch")
+def predict_ep_dispatch(tokens: EpTokens, hidden: EpHidden, top_k: EpTopK, ep: EpSize,
+                        system: SystemOpt, max_nodes: EpMaxNodes = 0,
+                        dtype: Annotated[str | None, typer.Option(help="wire format")] = None,
+                        skew: EpSkew = 1.0, failed_planes: EpFailed = 0,
+                        as_json: JsonFlag = False) -> None:
+    """Expert-parallel dispatch (FP8 by default) as DeepEP runs it."""
+    _ep_command("ep-dispatch", tokens, hidden, top_k, ep, system, max_nodes, dtype, skew,
+                failed_planes, as_json)
+
+
+@predict_app.command("ep-combine")
+def predict_ep_combine(tokens: EpTokens, hidden: EpHidden, top_k: EpTopK, ep: EpSize,
+                       system: SystemOpt, max_nodes: EpMaxNodes = 0,
+                       dtype: Annotated[str | None, typer.Option(help="wire format")] = None,
+                       skew: EpSkew = 1.0, failed_planes: EpFailed = 0,
+                       as_json: JsonFlag = False) -> None:
+    """Expert-parallel combine (BF16 by default) as DeepEP runs it."""
+    _ep_command("ep-combine", tokens, hidden, top_k, ep, system, max_nodes, dtype, skew,
+                failed_planes, as_json)
+
+
+def _emit_network(items: list[tuple[str, dict[str, Any], str]], as_json: bool) -> None:
+    from codesign.predict import predict_ops
+
+    for rec in predict_ops(items):
+        if as_json:
+            typer.echo(json.dumps(rec))
+        else:
+            bw = rec.get("bus_bandwidth_bytes_per_s") or rec.get("bottleneck_bytes_per_s", 0)
+            typer.echo(f"{rec['op']} on {rec['system']}: {rec['latency_s'] * 1e6:.2f} us, "
+                       f"{bw / 1e9:.1f} GB/s")
+
+
+topology_app = typer.Typer(no_args_is_help=True, help="Network topologies: counts and cost.")
+app.add_typer(topology_app, name="topology")
+
+
+@topology_app.command("build")
+def topology_build(
+    kind: Annotated[str, typer.Argument(help="ft2, ft3, mpft, mrft, dragonfly, slimfly, "
+                                             "hgx-node, nvl72")],
+    radix: Annotated[int | None, typer.Option(help="switch radix (ports)")] = None,
+    planes: Annotated[int | None, typer.Option(help="planes (mpft)")] = None,
+    figure: Annotated[str | None, typer.Option(help="write a plotly figure to this HTML file")]
+    = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a topology: endpoints, switches, switch-to-switch links, cost and power."""
+    from hwmodels.network.topology import build_topology
+
+    if figure:
+        _check_html_path(figure, "--figure")
+    topo = build_topology(kind, radix, planes)
+    info = topo.summary()
+    if figure:
+        from codesign.report.html import figures_to_html, write_atomic
+        from hwmodels.network.topology.figure import plot_topology
+
+        write_atomic(figure, figures_to_html([plot_topology(topo)], f"{info['name']}"))
+    if as_json:
+        _emit_json(info)
+        return
+    typer.echo(f"{info['name']}: {info['endpoints']:,} endpoints, {info['switches']:,} switches,"
+               f" {info['links']:,} switch links, ${info['cost_usd'] / 1e6:,.1f}M "
+               f"(${info['cost_per_endpoint_usd']:,.0f} per endpoint), "
+               f"{info['power_w'] / 1e3:,.0f} kW")
+
+
+def _check_html_path(path: str, flag: str) -> None:
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir() or not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise SpecError(flag, f"cannot write {path!r}: not a file in an existing folder")
+
+
+system_app = typer.Typer(no_args_is_help=True, help="System presets (GPUs and networks).")
+app.add_typer(system_app, name="system")
+
+
+@system_app.command("list")
+def system_list(as_json: JsonFlag = False) -> None:
+    """List the system presets."""
+    from codesign.hw import SYSTEMS
+
+    rows = [{"name": n, "description": SYSTEMS.get(n).spec.description,  # type: ignore[attr-defined]
+             "gpus": SYSTEMS.get(n).spec.gpus} for n in SYSTEMS.names()]  # type: ignore[attr-defined]
+    if as_json:
+        _emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:20s} {r['gpus']:6d} GPUs  {r['description']}")
+
+
+@system_app.command("show")
+def system_show(name: Annotated[str, typer.Argument(help="system preset")],
+                as_json: JsonFlag = False) -> None:
+    """Show a system: GPUs, NVLink, scale-out network and their sources."""
+    from codesign.predict import _system
+
+    d = _system(name, "--").describe()
+    d.pop("gpu", None)
+    if as_json:
+        _emit_json(d)
+        return
+    for k, v in d.items():
+        typer.echo(f"{k}: {v}")
 
 
 @app.command("eval")

@@ -25,6 +25,16 @@ OP_FIELDS: dict[str, dict[str, Any]] = {
                    "dtype": "bf16", "hw": ...},
 }
 
+#: network predictions: kind -> field -> default
+NETWORK_FIELDS: dict[str, dict[str, Any]] = {
+    "collective": {"collective": ..., "bytes": ..., "world": ..., "system": ...},
+    "ep-dispatch": {"tokens": ..., "hidden": ..., "top_k": ..., "ep": ..., "system": ...,
+                    "max_nodes": 0, "dtype": "fp8", "skew": 1.0, "failed_planes": 0},
+    "ep-combine": {"tokens": ..., "hidden": ..., "top_k": ..., "ep": ..., "system": ...,
+                   "max_nodes": 0, "dtype": "bf16", "skew": 1.0, "failed_planes": 0},
+}
+ALL_KINDS = sorted([*OP_FIELDS, *NETWORK_FIELDS])
+
 
 def _field(prefix: str, name: str) -> str:
     return f"{prefix}{name}" if prefix != "--" else "--" + name.replace("_", "-")
@@ -40,9 +50,9 @@ def _pos_int(fields: Mapping[str, Any], name: str, prefix: str) -> int:
 
 
 def _complete(kind: str, fields: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    if kind not in OP_FIELDS:
-        raise SpecError(_field(prefix, "op"), f"unknown op {kind!r}", sorted(OP_FIELDS))
-    table = OP_FIELDS[kind]
+    table = OP_FIELDS.get(kind) or NETWORK_FIELDS.get(kind)
+    if table is None:
+        raise SpecError(_field(prefix, "op"), f"unknown op {kind!r}", ALL_KINDS)
     unknown = sorted(set(fields) - set(table) - {"op"})
     if unknown:
         raise SpecError(_field(prefix, unknown[0]), f"not a field of {kind}", sorted(table))
@@ -126,7 +136,12 @@ def predict_ops(items: Iterable[tuple[str, Mapping[str, Any], str]]) -> list[dic
     """
     from codesign.evaluate import resolve_device
 
-    built = [(kind, *build_op(kind, fields, prefix), prefix) for kind, fields, prefix in items]
+    items = list(items)
+    net = [_network_job(kind, fields, prefix) for kind, fields, prefix in items
+           if kind in NETWORK_FIELDS]
+    built = [(kind, *build_op(kind, fields, prefix), prefix) for kind, fields, prefix in items
+             if kind not in NETWORK_FIELDS]
+    net_out = iter([job() for job in net])
     devices: dict[str, DeviceModel] = {}
     for _, op, hw, prefix in built:
         if hw not in devices:
@@ -135,10 +150,90 @@ def predict_ops(items: Iterable[tuple[str, Mapping[str, Any], str]]) -> list[dic
             except SpecError as e:
                 raise SpecError(_field(prefix, "hw"), e.message, e.allowed) from None
         _check_dtype(devices[hw], op, prefix)
+    op_out = iter([(kind, op, hw) for kind, op, hw, _ in built])
     out = []
-    for kind, op, hw, _ in built:
+    for kind, _, _ in items:
+        if kind in NETWORK_FIELDS:
+            out.append(next(net_out))
+            continue
+        kind, op, hw = next(op_out)
         c = devices[hw].op_cost(op)
         rec = {"op": kind, "hw": devices[hw].name, **c.as_dict()}
         rec["achieved_flops_per_s"] = c.flops / c.latency_s
         out.append(rec)
     return out
+
+
+def _system(name: Any, prefix: str, failed_planes: int = 0) -> Any:
+    from codesign.hw import SYSTEMS
+    from hwmodels.network.system import SystemModel
+
+    if not isinstance(name, str) or name.strip().lower() not in SYSTEMS:
+        raise SpecError(_field(prefix, "system"), f"unknown system {name!r}", SYSTEMS.names())
+    system = SYSTEMS.get(name)
+    if failed_planes:
+        so = system.spec.scale_out
+        if so is None or failed_planes >= so.planes:
+            planes = so.planes if so else 0
+            raise SpecError(_field(prefix, "failed_planes"),
+                            f"{failed_planes} of {planes} planes cannot fail (one must remain)")
+        spec = system.spec.model_copy(update={"scale_out": so.model_copy(
+            update={"failed_planes": failed_planes})})
+        system = SystemModel(spec, system.gpu)
+    return system
+
+
+def _network_job(kind: str, fields: Mapping[str, Any], prefix: str) -> Any:
+    """Validate a network prediction now; return a thunk that computes it."""
+    f = _complete(kind, fields, prefix)
+    if kind == "collective":
+        from hwmodels.network.collectives import COLLECTIVES
+
+        if f["collective"] not in COLLECTIVES:
+            raise SpecError(_field(prefix, "collective"), f"unknown {f['collective']!r}",
+                            COLLECTIVES)
+        nbytes = f["bytes"]
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+            raise SpecError(_field(prefix, "bytes"), f"must be an integer >= 0, got {nbytes!r}")
+        world = _pos_int(f, "world", prefix)
+        system = _system(f["system"], prefix)
+        try:
+            system.check_world(world, _field(prefix, "world"))
+        except SpecError:
+            raise
+        return lambda: _collective_record(system, f["collective"], nbytes, world)
+    for name in ("tokens", "hidden", "top_k", "ep"):
+        _pos_int(f, name, prefix)
+    mn, fp = f["max_nodes"], f["failed_planes"]
+    for name, v in (("max_nodes", mn), ("failed_planes", fp)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise SpecError(_field(prefix, name), f"must be an integer >= 0, got {v!r}")
+    skew = f["skew"]
+    if isinstance(skew, bool) or not isinstance(skew, int | float) or skew < 1:
+        raise SpecError(_field(prefix, "skew"), f"must be a number >= 1, got {skew!r}")
+    dt = DType.parse(str(f["dtype"]), _field(prefix, "dtype"))
+    system = _system(f["system"], prefix, fp)
+    system.check_world(f["ep"], _field(prefix, "ep"))
+    phase = kind.split("-")[1]
+
+    def run() -> dict[str, Any]:
+        from hwmodels.network.ep import ep_estimate
+
+        e = ep_estimate(system, phase, f["tokens"], f["hidden"], f["top_k"], f["ep"], dt, mn,
+                        float(skew))
+        return {"op": kind, "system": system.name, "latency_s": e.time_s,
+                "energy_j": system.idle_power_w * e.time_s, "bound": "network",
+                **e.as_dict()}
+
+    return run
+
+
+def _collective_record(system: Any, kind: str, nbytes: int, world: int) -> dict[str, Any]:
+    plan = system.collective(kind, nbytes, world)
+    t = plan.time_s
+    return {"op": "collective", "collective": kind, "system": system.name, "bytes": nbytes,
+            "world": world, "latency_s": t,
+            "bus_bandwidth_bytes_per_s": plan.bus_bytes_per_s if t > 0 else 0.0,
+            "algbw_bytes_per_s": nbytes / t if t > 0 else 0.0, "nodes": plan.nodes,
+            "gpus_per_node": plan.per_node, "energy_j": system.idle_power_w * t * world,
+            "bound": "network", "levels": plan.levels}
