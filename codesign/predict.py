@@ -236,4 +236,4 @@ def _collective_record(system: Any, kind: str, nbytes: int, world: int) -> dict[
             "bus_bandwidth_bytes_per_s": plan.bus_bytes_per_s if t > 0 else 0.0,
             "algbw_bytes_per_s": nbytes / t if t > 0 else 0.0, "nodes": plan.nodes,
             "gpus_per_node": plan.per_node, "energy_j": system.idle_power_w * t * world,
-            "bound": "network", "levels": plan.levels}
+            "bound": "network", "sms": system.collective_sms(), "levels": plan.levels}

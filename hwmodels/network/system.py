@@ -194,6 +194,10 @@ class SystemModel:
                       {"levels": json.dumps(levels)})
 
     # ------------------------------------------------------------------ collectives
+    def collective_sms(self) -> int:
+        """SMs a collective occupies while it runs (NCCL channels, one CTA each; estimate)."""
+        return self._nvlink.sms
+
     def check_world(self, world: int, field: str = "--world") -> None:
         if world < 1:
             raise SpecError(field, f"must be >= 1, got {world}")
