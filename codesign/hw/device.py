@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from codesign.hw.cost import OpCost
 from codesign.ir.dtypes import DType
@@ -42,4 +42,4 @@ class DeviceModel(Protocol):
     @property
     def price_usd(self) -> float: ...
 
-    def describe(self) -> dict[str, object]: ...
+    def describe(self) -> dict[str, Any]: ...

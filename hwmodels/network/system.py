@@ -253,8 +253,8 @@ class SystemModel:
             return CollectivePlan(kind=kind, nbytes=nbytes, world=world, nodes=nodes,
                                   per_node=g, time_s=e.time_s, levels=[_level("net", e, 2)])
         t = 0.0
-        for link, k, b, n in parts:
-            e = self.intra(k, b, n) if link == "nvlink" else self.inter(k, b, n)
+        for link, k, size, n in parts:
+            e = self.intra(k, size, n) if link == "nvlink" else self.inter(k, size, n)
             t += e.time_s
             levels.append(_level(link, e, n))
         return CollectivePlan(kind=kind, nbytes=nbytes, world=world, nodes=nodes, per_node=g,

@@ -32,7 +32,7 @@ import numpy as np
 from hwmodels.gpu.calibrate.dataset import Sample, all_samples, read_jsonl
 from hwmodels.gpu.datasheet import GpuDatasheet
 from hwmodels.gpu.model import GpuModel
-from hwmodels.gpu.spec import ElementwiseProfile, GpuEfficiency, GpuEnergy, GpuSpec
+from hwmodels.gpu.spec import ElementwiseProfile, GpuCost, GpuEfficiency, GpuEnergy, GpuSpec
 
 #: starting point of the fit (Hopper-like guesses; every one is refitted)
 INITIAL_EFFICIENCY: dict[str, Any] = {
@@ -93,11 +93,11 @@ def build_spec(
         nvlink_bytes_per_s=ds.nvlink_bytes_per_s,
         efficiency=eff,
         energy=energy,
-        cost={
-            "price_usd": ds.price_usd,
-            "usd_per_hour": ds.usd_per_hour,
-            "source": f"{ds.sources.get('price_usd', '')}; {ds.sources.get('usd_per_hour', '')}",
-        },
+        cost=GpuCost(
+            price_usd=ds.price_usd,
+            usd_per_hour=ds.usd_per_hour,
+            source=f"{ds.sources.get('price_usd', '')}; {ds.sources.get('usd_per_hour', '')}",
+        ),
         sources=dict(ds.sources),
     )
 
