@@ -18,7 +18,8 @@ from codesign.errors import SpecError
 study_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Design studies: sweeps of devices, batches and contexts with a report.",
+    help="Design studies: sweeps of devices, batches and contexts (or of network topologies) "
+    "with a report.",
 )
 
 
@@ -58,8 +59,29 @@ def study_run(
                     "report_html": str(result.report_path)})
         return
     if not quiet:
-        _print_best(result.summary)
+        if result.summary.get("kind") == "network":
+            _print_network(result.summary)
+        else:
+            _print_best(result.summary)
     typer.echo(f"report written to {result.report_path}")
+
+
+def _print_network(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"study {summary['study']}: decode bound per interconnect "
+                        f"({summary['runtime_s']:.1f} s)")
+    for col in ("interconnect", "formula TPOT (ms)", "model TPOT (ms)", "model tokens/s"):
+        table.add_column(col, justify="left" if col == "interconnect" else "right")
+    for r in summary["tpot"]["systems"]:
+        f, m = r["formula_tpot_ms"], r["model_tpot_ms"]
+        table.add_row(r["interconnect"], "-" if f is None else f"{f:.3f}",
+                      "-" if m is None else f"{m:.3f}", f"{r['model_tokens_per_s']:.0f}")
+    console = Console()
+    console.print(table)
+    for line in summary["multi_plane"]["findings"][:3]:
+        console.print(f"- {line}", highlight=False)
 
 
 def _print_best(summary: dict[str, Any]) -> None:
@@ -92,12 +114,18 @@ def study_list(
 ) -> None:
     """List the bundled studies."""
     from codesign.study import bundled_studies, load_study
+    from codesign.study.spec import NetworkStudySpec
 
     rows: list[dict[str, Any]] = []
     for name in bundled_studies():
         s = load_study(name)
-        rows.append({"name": name, "model": s.model, "phase": s.phase, "hw": list(s.hw),
-                     "batch": list(s.batch), "context": list(s.context),
+        if isinstance(s, NetworkStudySpec):
+            rows.append({"name": name, "kind": s.kind, "topologies": list(s.topologies),
+                         "radices": list(s.radices), "planes": s.planes,
+                         "description": s.description})
+            continue
+        rows.append({"name": name, "kind": s.kind, "model": s.model, "phase": s.phase,
+                     "hw": list(s.hw), "batch": list(s.batch), "context": list(s.context),
                      "description": s.description})
     if as_json:
         _emit_json(rows)
@@ -109,7 +137,11 @@ def study_list(
     for col in ("name", "model", "points", "description"):
         table.add_column(col, justify="right" if col == "points" else "left")
     for r in rows:
-        points = len(r["hw"]) * len(r["batch"]) * len(r["context"])
         first = r["description"].split(". ")[0].rstrip(".")
+        if r["kind"] == "network":
+            points = len(r["topologies"]) * len(r["radices"])
+            table.add_row(r["name"], "network co-design", str(points), first)
+            continue
+        points = len(r["hw"]) * len(r["batch"]) * len(r["context"])
         table.add_row(r["name"], f"{r['model']} {r['phase']}", str(points), first)
     Console().print(table)

@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codesign.engines.result import RunResult
 from codesign.errors import SpecError
 from codesign.report.figures import METRICS
-from codesign.study.spec import StudySpec
+from codesign.study.spec import AnyStudySpec, NetworkStudySpec, StudySpec
+
+if TYPE_CHECKING:
+    from codesign.study.network_runner import NetworkStudyResult
 
 #: the files a run writes (and the only ones ``overwrite`` may replace)
 OUTPUT_FILES = ("results.parquet", "summary.json", "study.yaml", "report.html")
@@ -250,10 +253,12 @@ def _write_folder(out: Path, files: dict[str, Any]) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def run_study(spec: StudySpec, out_dir: str | Path, progress: bool = True,
-              overwrite: bool = False) -> StudyResult:
+def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
+              overwrite: bool = False) -> StudyResult | NetworkStudyResult:
     """Evaluate ``spec`` and write ``results.parquet``, ``summary.json``, ``study.yaml`` (the
-    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``.
+    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``. A network study
+    (:class:`NetworkStudySpec`) runs through
+    :func:`codesign.study.network_runner.run_network_study`.
 
     Raises:
         SpecError: ``out_dir`` is a file, or non-empty without ``overwrite`` (or holds files a
@@ -263,6 +268,11 @@ def run_study(spec: StudySpec, out_dir: str | Path, progress: bool = True,
     import yaml
 
     from codesign.report.study_page import study_page_html
+
+    if isinstance(spec, NetworkStudySpec):
+        from codesign.study.network_runner import run_network_study
+
+        return run_network_study(spec, out_dir, progress, overwrite)
 
     out = Path(out_dir)
     _check_out_dir(out, overwrite, spec.name)

@@ -1,8 +1,14 @@
-"""``StudySpec``: what a design study sweeps, read strictly from a ``study.yaml``.
+"""Study specs: what a design study sweeps, read strictly from a ``study.yaml``.
 
-A study evaluates one model and phase at every (device, batch, context) point under one
-mapping. Bundled studies live in the ``studies`` package as ``studies/<name>/study.yaml``;
-any other YAML/JSON file (or a folder holding a ``study.yaml``) can be given by path.
+A study's ``kind`` picks its spec (default ``model``, so older files need no ``kind``):
+
+* ``model`` (:class:`StudySpec`): one model and phase at every (device, batch, context) point
+  under one mapping;
+* ``network`` (:class:`NetworkStudySpec`): network co-design -- topology cost against
+  endpoints over switch radices, the expert-parallel decode bound, multi-plane effects.
+
+Bundled studies live in the ``studies`` package as ``studies/<name>/study.yaml``; any other
+YAML/JSON file (or a folder holding a ``study.yaml``) can be given by path.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ StudyMetric = Literal[
     "latency_s",
 ]
 STUDY_FILE = "study.yaml"
+STUDY_KINDS = ("model", "network")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 assert set(StudyMetric.__args__) == set(METRICS)  # type: ignore[attr-defined]
 
 
@@ -80,6 +88,7 @@ class StudySpec(_Frozen):
 
     Attributes:
         name: short slug (the default output folder is ``out/<name>``).
+        kind: ``model`` (the default; ``network`` studies use :class:`NetworkStudySpec`).
         description: what question the study answers.
         model: shipped model name or path to a model config.
         phase: ``decode`` (``context`` tokens cached, one new token per sequence) or
@@ -95,7 +104,8 @@ class StudySpec(_Frozen):
         reference: the point the report breaks down (see :class:`ReferencePoint`).
     """
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
+    name: str = Field(pattern=NAME_PATTERN, max_length=80)
+    kind: Literal["model"] = "model"
     description: str = ""
     model: str = Field(min_length=1)
     phase: Literal["prefill", "decode"] = "decode"
@@ -155,9 +165,113 @@ class StudySpec(_Frozen):
         return [(h, b, c) for h in self.hw for c in self.context for b in self.batch]
 
 
+# ------------------------------------------------------------------------------ network
+NetworkTopology = Literal["ft2", "mpft", "ft3", "slimfly", "dragonfly"]
+NETWORK_TOPOLOGIES: tuple[NetworkTopology, ...] = ("ft2", "mpft", "ft3", "slimfly", "dragonfly")
+#: GPUs per server of the topology builders' default (MPFT planes must divide it)
+_GPUS_PER_NODE = 8
+
+
+def _even_radix(value: int, field: str) -> int:
+    if value < 4 or value % 2:
+        raise SpecError(field, f"switch radix must be an even integer >= 4, got {value}")
+    return value
+
+
+def _known_system(value: str, field: str) -> str:
+    from codesign.hw import SYSTEMS
+
+    key = value.strip().lower()
+    if key not in SYSTEMS:
+        raise SpecError(field, f"unknown system {value!r}", SYSTEMS.names())
+    return key
+
+
+class TpotSpec(_Frozen):
+    """The expert-parallel decode bound (DeepSeek ISCA 2025, section 2.3.2): per device
+    ``tokens_per_device`` tokens of ``hidden`` values to ``experts_per_token`` experts, over
+    ``layers`` layers; the scale-out system at ``scale_out_ep`` ranks against the scale-up
+    system at ``scale_up_ep`` ranks (system names from the system registry)."""
+
+    tokens_per_device: PositiveInt = 32
+    layers: PositiveInt = 61
+    hidden: PositiveInt = 7168
+    experts_per_token: PositiveInt = 9
+    scale_out_system: str = "deepseek-h800-mpft"
+    scale_out_ep: PositiveInt = 320
+    scale_up_system: str = "gb200-nvl72"
+    scale_up_ep: PositiveInt = 72
+    max_nodes: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    @field_validator("scale_out_system", "scale_up_system")
+    @classmethod
+    def _system_known(cls, v: str, info: Any) -> str:
+        return _known_system(v, f"tpot.{info.field_name}")
+
+    @model_validator(mode="after")
+    def _ep_fits(self) -> TpotSpec:
+        from codesign.hw import SYSTEMS
+
+        for side in ("scale_out", "scale_up"):
+            system = SYSTEMS.get(getattr(self, f"{side}_system"))
+            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")
+        return self
+
+
+class NetworkStudySpec(_Frozen):
+    """A network co-design study (``kind: network``).
+
+    Attributes:
+        name, description: as in :class:`StudySpec`.
+        topologies: fabrics of the cost sweep.
+        radices: switch radices of the sweep (even, >= 4).
+        planes: MPFT planes (divide the 8 GPUs of a server).
+        multi_plane_radix: radix at which the multi-plane fabric is compared.
+        tpot: the expert-parallel decode bound (:class:`TpotSpec`).
+    """
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=80)
+    kind: Literal["network"]
+    description: str = ""
+    topologies: Annotated[tuple[NetworkTopology, ...], Field(min_length=1)] = NETWORK_TOPOLOGIES
+    radices: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = (16, 32, 48, 64, 128)
+    planes: PositiveInt = 8
+    multi_plane_radix: PositiveInt = 64
+    tpot: TpotSpec = TpotSpec()
+
+    @field_validator("topologies")
+    @classmethod
+    def _topologies_once(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique(v, "topologies")
+
+    @field_validator("radices")
+    @classmethod
+    def _radices(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        return _unique(tuple(_even_radix(r, f"radices[{i}]") for i, r in enumerate(v)),
+                       "radices")
+
+    @field_validator("multi_plane_radix")
+    @classmethod
+    def _mp_radix(cls, v: int) -> int:
+        return _even_radix(v, "multi_plane_radix")
+
+    @field_validator("planes")
+    @classmethod
+    def _planes_divide(cls, v: int) -> int:
+        if _GPUS_PER_NODE % v:
+            allowed = [d for d in range(1, _GPUS_PER_NODE + 1) if _GPUS_PER_NODE % d == 0]
+            raise SpecError("planes", f"must divide the {_GPUS_PER_NODE} GPUs of a server "
+                            f"(NIC i joins plane i mod planes), got {v}", allowed)
+        return v
+
+
+AnyStudySpec = StudySpec | NetworkStudySpec
+
+
 # ------------------------------------------------------------------------------ loading
-_FIELDS: dict[tuple[Any, ...], type[BaseModel]] = {
-    (): StudySpec, ("mapping",): MappingSpec, ("reference",): ReferencePoint,
+_FIELDS: dict[str, dict[tuple[Any, ...], type[BaseModel]]] = {
+    "model": {(): StudySpec, ("mapping",): MappingSpec, ("reference",): ReferencePoint},
+    "network": {(): NetworkStudySpec, ("tpot",): TpotSpec},
 }
 
 
@@ -168,17 +282,23 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out or "study"
 
 
-def spec_from_mapping(data: Any, origin: str) -> StudySpec:
-    """Validate plain data (a parsed ``study.yaml``) as a :class:`StudySpec`.
+def spec_from_mapping(data: Any, origin: str) -> AnyStudySpec:
+    """Validate plain data (a parsed ``study.yaml``) as the spec of its ``kind``
+    (:class:`StudySpec` when ``kind`` is absent or ``model``, :class:`NetworkStudySpec`
+    for ``network``).
 
     Raises:
-        SpecError: naming the offending field (``batch[2]``, ``mapping.ep``, an unknown key)
-            and, in the message, ``origin``.
+        SpecError: naming the offending field (``kind``, ``batch[2]``, ``mapping.ep``, an
+            unknown key) and, in the message, ``origin``.
     """
     if not isinstance(data, dict):
         raise SpecError("study", f"{origin} must hold a mapping of study fields")
+    kind = data.get("kind", "model")
+    if kind not in STUDY_KINDS:
+        raise SpecError("kind", f"unknown study kind {kind!r} (in {origin})", STUDY_KINDS)
+    model: type[BaseModel] = NetworkStudySpec if kind == "network" else StudySpec
     try:
-        return StudySpec.model_validate(data)
+        return model.model_validate(data)  # type: ignore[return-value]
     except ValidationError as e:
         err = e.errors()[0]
         cause = (err.get("ctx") or {}).get("error")
@@ -186,8 +306,8 @@ def spec_from_mapping(data: Any, origin: str) -> StudySpec:
             raise SpecError(cause.field, f"{cause.message} (in {origin})", cause.allowed) from None
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
-            model = _FIELDS.get(loc[:-1])
-            allowed = list(model.model_fields) if model else None
+            part = _FIELDS[kind].get(loc[:-1])
+            allowed = list(part.model_fields) if part else None
             raise SpecError(_field_name(loc), f"unknown key (in {origin})", allowed) from None
         raise SpecError(_field_name(loc), f"{err['msg'].lower()} (in {origin})") from None
 
@@ -199,7 +319,7 @@ def bundled_studies() -> list[str]:
                   if p.is_dir() and (p / STUDY_FILE).is_file())
 
 
-def load_study(name_or_path: str | Path) -> StudySpec:
+def load_study(name_or_path: str | Path) -> AnyStudySpec:
     """A bundled study by name, or a study file (or a folder holding ``study.yaml``) by path.
 
     Raises:
@@ -226,7 +346,8 @@ def load_study(name_or_path: str | Path) -> StudySpec:
         origin = f"studies/{text.strip()}/{STUDY_FILE}"
         spec = spec_from_mapping(load_text_mapping(res.read_text("utf-8"), origin, "yaml"),
                                  origin)
-    from workloads.registry import load_model
+    if isinstance(spec, StudySpec):
+        from workloads.registry import load_model
 
-    load_model(spec.model, field="model")  # fail at load time, naming the field
+        load_model(spec.model, field="model")  # fail at load time, naming the field
     return spec

@@ -102,6 +102,8 @@ def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k
     # NVLink: forwarding from the receiving GPU to the others holding experts, plus the
     # local node's share sent directly; a failed plane's NIC traffic detours over NVLink
     alive = (so.planes - so.failed_planes) / so.planes
+    if alive <= 0:
+        raise SpecError("failed_planes", f"all {so.planes} planes have failed: no scale-out")
     nv = tokens * m * gpus_in_node * (g - 1) / g * tb + rdma * (1 - alive)
     rdma_bw = so.nic_bytes_per_s * so.nics_per_gpu * so.achievable * alive
     nv_bw = _nvlink_a2a_bw(system, g)
