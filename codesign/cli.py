@@ -453,7 +453,12 @@ def eval_model(
     mla_form: Annotated[str | None, typer.Option(help="absorbed or naive")] = None,
     weight_dtype: Annotated[str | None, typer.Option(help="override weight format")] = None,
     launch: Annotated[str | None, typer.Option(help="graph or eager")] = None,
-    engine: Annotated[str, typer.Option(help="analytical")] = "analytical",
+    engine: Annotated[str, typer.Option(help="analytical or des")] = "analytical",
+    schedule: Annotated[str, typer.Option(
+        help="des engine: serial, dbo, nanoflow or tokenweave")] = "serial",
+    micro_batches: Annotated[int, typer.Option(help="des engine: micro-batches")] = 2,
+    trace_out: Annotated[str | None, typer.Option(
+        help="des engine: write a Chrome/Perfetto trace JSON")] = None,
     ops: Annotated[bool, typer.Option("--ops", help="include per-op records")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -472,10 +477,20 @@ def eval_model(
         raise SpecError("--phase", f"unknown phase {phase!r}", ["prefill", "decode"])
     if redundant_experts < 0:
         raise SpecError("--redundant-experts", f"must be >= 0, got {redundant_experts}")
+    if trace_out:
+        if engine != "des":
+            raise SpecError("--trace-out", "timelines come from the des engine (--engine des)")
+        _check_html_path(trace_out, "--trace-out")
     r = evaluate_model(model, phase, batch, context, hw, seq=seq, tp=tp, dp=dp, ep=ep,  # type: ignore[arg-type]
                        redundant_experts=redundant_experts, mla_form=mla_form,
-                       weight_dtype=weight_dtype, launch=launch, engine=engine)  # type: ignore[arg-type]
+                       weight_dtype=weight_dtype, launch=launch, engine=engine,  # type: ignore[arg-type]
+                       schedule=schedule, micro_batches=micro_batches)
+    if trace_out:
+        from codesign.engines.des.trace import write_chrome_trace
+
+        write_chrome_trace(r, trace_out)
     out = r.summary()
+    out.pop("trace", None)
     out["per_layer"] = r.per_layer()
     if ops:
         out["ops"] = [rec.__dict__ if hasattr(rec, "__dict__") else

@@ -12,6 +12,7 @@ from typing import Literal
 from codesign.engines import ENGINES, RunResult
 from codesign.errors import SpecError
 from codesign.hw import DeviceModel, LaunchMode, get_device
+from codesign.ir.graph import WorkloadGraph
 
 
 def resolve_device(hw: str | DeviceModel) -> DeviceModel:
@@ -69,6 +70,8 @@ def evaluate_model(
     weight_dtype: str | None = None,
     launch: LaunchMode | None = None,
     engine: str = "analytical",
+    schedule: str = "serial",
+    micro_batches: int = 2,
 ) -> RunResult:
     """Cost one pass of ``model`` on ``tp * dp`` devices of kind ``hw``.
 
@@ -83,7 +86,9 @@ def evaluate_model(
         mla_form: ``absorbed`` or ``naive`` for MLA models (default: DeepSeek's choice).
         weight_dtype: override the model's linear-layer weight format (e.g. ``bf16``).
         launch: ``graph`` or ``eager`` (default: graph for decode, eager for prefill).
-        engine: engine name.
+        engine: ``analytical`` or ``des``.
+        schedule: for the ``des`` engine: ``serial``, ``dbo`` (dual micro-batch overlap),
+            ``nanoflow`` or ``tokenweave``; the batch is split into ``micro_batches`` graphs.
 
     Raises:
         SpecError: bad model, device, mapping or sizes.
@@ -106,8 +111,24 @@ def evaluate_model(
     graph = build_model_graph(cfg, ph, par, opts)
     device = resolve_system(hw, par.world)
     mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
+    extra: dict[str, object] = {}
+    if engine == "des":
+        extra["schedule"] = schedule
+        if schedule != "serial":
+            from codesign.engines.des import split_graphs
+
+            def build(b: int) -> WorkloadGraph:
+                p = (PhaseSpec.prefill(b, context) if phase == "prefill"
+                     else PhaseSpec.decode(b, context, seq))
+                return build_model_graph(cfg, p, par, opts)
+
+            extra["micro_batch_graphs"] = split_graphs(
+                build, batch, micro_batches, multiple=dp if batch % dp == 0 else 1)
+    elif schedule != "serial":
+        raise SpecError("schedule", f"{schedule!r} needs engine 'des'", ["serial"])
     result = ENGINES.get(engine).run(graph, device, tokens=ph.tokens, world=par.world,
-                                     launch=mode)
+                                     launch=mode, **extra)  # type: ignore[arg-type]
     result.meta.update({"model": cfg.name, "phase": phase, "batch": batch, "context": context,
-                        "parallel": par.model_dump(), "launch": mode})
+                        "parallel": par.model_dump(), "launch": mode, "engine": engine,
+                        "schedule": schedule})
     return result
