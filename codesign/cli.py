@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from codesign.cli_simulate import simulate as simulate_command
 from codesign.cli_study import study_app
 from codesign.errors import CodesignError, SpecError
 
@@ -130,6 +131,7 @@ app.add_typer(predict_app, name="predict")
 calibrate_app = typer.Typer(no_args_is_help=True, help="Calibrate hardware models.")
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(study_app, name="study")
+app.command("simulate")(simulate_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="JSON output")]
 HwOpt = Annotated[str, typer.Option("--hw", help="device name (codesign hw list) or file")]

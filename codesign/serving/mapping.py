@@ -1,0 +1,221 @@
+"""Serving mappings: how a model is split over the GPUs of a system, and its KV-cache room.
+
+An *instance* is a group of GPUs that runs one scheduler and steps in lockstep:
+
+* ``ep == 1`` (dense models, or MoE with tensor-parallel experts): one instance is a
+  ``tp x pp`` group; ``dp`` instances run independently (vLLM-style data parallelism).
+* ``ep > 1`` (MoE with expert parallelism): the ``dp`` attention data-parallel ranks of
+  ``tp`` GPUs each meet in every MoE layer's all-to-all, so the ``tp x dp x pp`` GPUs form one
+  instance (DeepSeek's serving units); ``instances`` such units serve side by side.
+
+Memory per GPU (approximation): linear weights other than routed experts are split over
+``tp x pp`` GPUs (replicated over attention data parallelism); routed experts (plus
+``redundant_experts`` replicas) over ``ep x pp`` GPUs, or over ``tp x pp`` when ``ep == 1``.
+Activations and workspace are covered by ``memory_fraction`` (vLLM's
+``gpu_memory_utilization``, default 0.9). KV heads split over ``min(tp, kv_heads)`` GPUs
+(MLA's latent cannot be split by heads, so TP ranks replicate it); each pipeline stage holds
+its layers' share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from codesign.errors import SpecError
+from workloads.config import ModelConfig
+from workloads.params import count_params, weight_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ServingMapping:
+    """Parallelism of one kind of instance and how many such instances serve.
+
+    Attributes:
+        tp: tensor parallel degree (attention heads, dense FFNs).
+        dp: attention data-parallel ranks; with ``ep > 1`` inside one instance, with
+            ``ep == 1`` the number of independent instances (see module docstring).
+        ep: expert parallel degree (1: experts split like dense FFNs).
+        pp: pipeline stages (see ``codesign.serving.cost``).
+        instances: instances of this mapping.
+        redundant_experts: extra expert replicas (DeepSeek's EPLB).
+    """
+
+    tp: int = 1
+    dp: int = 1
+    ep: int = 1
+    pp: int = 1
+    instances: int = 1
+    redundant_experts: int = 0
+
+    @property
+    def instance_dp(self) -> int:
+        """Attention data-parallel ranks stepping together in one instance."""
+        return self.dp if self.ep > 1 else 1
+
+    @property
+    def instance_gpus(self) -> int:
+        return self.tp * self.pp * self.instance_dp
+
+    @property
+    def gpus(self) -> int:
+        return self.instance_gpus * self.instances
+
+    def label(self) -> str:
+        s = f"tp={self.tp},dp={self.dp},ep={self.ep},pp={self.pp}"
+        if self.redundant_experts:
+            s += f",redundant_experts={self.redundant_experts}"
+        return s + f",instances={self.instances}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "instance_gpus": self.instance_gpus, "gpus": self.gpus}
+
+    def check(self, field: str) -> None:
+        for name in ("tp", "dp", "ep", "pp", "instances"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"{field}.{name}" if field != "mapping" else name,
+                                f"must be an integer >= 1, got {v!r}")
+        if self.redundant_experts < 0:
+            raise SpecError("redundant_experts", f"must be >= 0, got {self.redundant_experts}")
+        if self.ep > 1 and self.ep > self.tp * self.dp:
+            raise SpecError(field, f"{self.label()}: ep={self.ep} exceeds tp*dp="
+                                   f"{self.tp * self.dp}")
+
+
+def parse_mapping(text: str, field: str) -> ServingMapping:
+    """A mapping from ``"tp=1,dp=32,ep=32,instances=1"`` (missing keys default to 1)."""
+    keys = {"tp", "dp", "ep", "pp", "instances", "redundant_experts"}
+    kw: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        k, sep, v = part.partition("=")
+        k = k.strip().replace("-", "_")
+        if not sep or k not in keys:
+            raise SpecError(field, f"expected key=value pairs, got {part.strip()!r}", sorted(keys))
+        try:
+            kw[k] = int(v)
+        except ValueError:
+            raise SpecError(field, f"{k} must be an integer, got {v.strip()!r}") from None
+    m = ServingMapping(**kw)
+    m.check(field)
+    return m
+
+
+def weight_bytes_per_gpu(cfg: ModelConfig, m: ServingMapping) -> float:
+    """Weight bytes one GPU holds under ``m`` (see module docstring)."""
+    total = float(weight_bytes(cfg))
+    p = count_params(cfg)
+    if cfg.moe is None or p.moe_routed == 0 or m.ep == 1:
+        return total / (m.tp * m.pp)
+    routed = p.moe_routed * cfg.weight_dtype.bits / 8
+    n = cfg.moe.n_routed_experts
+    return (total - routed) / (m.tp * m.pp) + routed * (n + m.redundant_experts) / n / (
+        m.ep * m.pp)
+
+
+def kv_shards(cfg: ModelConfig, tp: int) -> int:
+    """GPUs of a TP group over which one token's KV is split (MLA: 1, replicated)."""
+    return 1 if cfg.mla is not None else min(tp, cfg.num_kv_heads)
+
+
+@dataclass(frozen=True, slots=True)
+class KvBudget:
+    """KV-cache room of one instance. Tokens; bytes per GPU."""
+
+    weight_bytes_per_gpu: float
+    usable_bytes_per_gpu: float
+    kv_bytes_per_token: int
+    rank_tokens: int  # one attention-DP rank (a request's KV lives on one rank)
+    instance_tokens: int  # all ranks of the instance
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def kv_budget(cfg: ModelConfig, m: ServingMapping, memory_bytes: float,
+              memory_fraction: float, field: str = "mapping") -> KvBudget:
+    """KV tokens that fit an instance of ``m`` on GPUs of ``memory_bytes``.
+
+    Raises:
+        SpecError: ``field``: the weights alone exceed the usable memory.
+    """
+    w = weight_bytes_per_gpu(cfg, m)
+    usable = memory_bytes * memory_fraction
+    kv_tok = cfg.kv_cache_bytes_per_token()
+    free = usable - w
+    rank = int(free * kv_shards(cfg, m.tp) * m.pp // kv_tok) if free > 0 else 0
+    if rank < 1:
+        raise SpecError(field, f"{m.label()} does not fit: {w / 1e9:.1f} GB of weights per GPU "
+                               f"leave no KV-cache room in {usable / 1e9:.1f} GB usable "
+                               f"({memory_fraction:g} of {memory_bytes / 1e9:.1f} GB); "
+                               "use more GPUs per instance (--tp/--ep/--pp)")
+    return KvBudget(w, usable, kv_tok, rank, rank * m.instance_dp)
+
+
+def _moe_ep(cfg: ModelConfig, limit: int, redundant: int) -> int:
+    assert cfg.moe is not None
+    n = cfg.moe.n_routed_experts + redundant
+    return max(e for e in range(1, max(1, limit) + 1) if n % e == 0)
+
+
+def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes: float,
+                   memory_fraction: float, *, tp: int | None = None, dp: int | None = None,
+                   ep: int | None = None, pp: int | None = None,
+                   redundant_experts: int = 0) -> tuple[ServingMapping, str]:
+    """The mapping to serve ``cfg`` on ``gpus`` GPUs, and why (given values are kept).
+
+    Defaults: MoE models get attention data parallelism with expert parallelism over every
+    GPU of an instance (EP = the largest divisor of the expert count <= the GPUs, DeepSeek's
+    serving layout); dense models the smallest power-of-two TP (<= 8 and one node) whose
+    weights leave at least half the usable memory to the KV cache, with DP over the rest
+    (more replicas serve more requests; TP beyond what memory needs mostly adds all-reduce).
+
+    Raises:
+        SpecError: ``mapping``: more GPUs than the system has, or weights that do not fit.
+    """
+    for name, v in (("tp", tp), ("dp", dp), ("ep", ep), ("pp", pp)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise SpecError(name, f"must be an integer >= 1, got {v!r}")
+    pp_ = pp or 1
+    usable = memory_bytes * memory_fraction
+    use_ep = cfg.moe is not None and ep != 1
+    if use_ep:
+        tp_ = tp or 1
+        if ep is None:
+            base = tp_ * dp if dp is not None else gpus // pp_
+            ep_ = _moe_ep(cfg, base, redundant_experts)
+        else:
+            ep_ = ep
+        dp_ = dp if dp is not None else max(1, -(-ep_ // tp_))
+        inst = max(1, gpus // (tp_ * dp_ * pp_))
+        m = ServingMapping(tp_, dp_, ep_, pp_, inst, redundant_experts)
+        why = ("MoE default: attention data parallel (DP) with expert parallelism over all GPUs "
+               "of an instance (EP = largest divisor of the expert count <= GPUs)")
+        if any(v is not None for v in (tp, dp, ep, pp)):
+            why = "given values kept; the rest by the MoE default (DP attention, EP = DP x TP)"
+    else:
+        if tp is None:
+            limit = max(1, min(8, gpus_per_node, gpus // pp_))
+            cands = [t for t in (1, 2, 4, 8) if t <= limit]
+            tp_ = cands[-1]
+            for t in cands:
+                m_t = ServingMapping(t, 1, 1, pp_, 1, redundant_experts)
+                if weight_bytes_per_gpu(cfg, m_t) <= 0.5 * usable:
+                    tp_ = t
+                    break
+            why = ("dense default: smallest power-of-two TP (<= 8, within a node) whose weights "
+                   "leave half the usable memory to the KV cache; DP over the remaining GPUs")
+        else:
+            tp_ = tp
+            why = "given values kept; DP over the remaining GPUs"
+        dp_ = dp if dp is not None else max(1, gpus // (tp_ * pp_))
+        m = ServingMapping(tp_, dp_, 1, pp_, dp_, redundant_experts)
+        if tp is not None and dp is not None:
+            why = "given values kept"
+    m.check("mapping")
+    if m.gpus > gpus:
+        raise SpecError("mapping", f"{m.label()} needs {m.gpus} GPUs, the system has {gpus}")
+    kv_budget(cfg, m, memory_bytes, memory_fraction)
+    return m, why
