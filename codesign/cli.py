@@ -12,6 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from codesign.cli_optimize import optimize_app
+from codesign.cli_optimize_search import deployment as optimize_deployment
+from codesign.cli_optimize_search import hardware as optimize_hardware
 from codesign.cli_simulate import simulate as simulate_command
 from codesign.cli_study import study_app
 from codesign.errors import CodesignError, SpecError
@@ -132,6 +135,9 @@ calibrate_app = typer.Typer(no_args_is_help=True, help="Calibrate hardware model
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(study_app, name="study")
 app.command("simulate")(simulate_command)
+optimize_app.command("deployment")(optimize_deployment)
+optimize_app.command("hardware")(optimize_hardware)
+app.add_typer(optimize_app, name="optimize")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="JSON output")]
 HwOpt = Annotated[str, typer.Option("--hw", help="device name (codesign hw list) or file")]
