@@ -7,9 +7,15 @@ expert-parallel group (``gpus_per_node`` per scale-up domain, ``nodes = ep / gpu
   experts (``g * (1 - (1 - 1/g)^k)`` distinct GPUs expected under uniform routing), over
   NVLink.
 * Internode, node-limited routing: a token reaches at most ``max_nodes`` nodes (DeepSeek: 4);
-  it crosses the scale-out network once per remote node, to the GPU of the same index there
+  it crosses the scale-out network once per chosen node, to the GPU of the same index there
   (same plane in a multi-plane fat-tree), and NVLink forwards it to the GPUs of that node that
   hold its experts. Scale-out and NVLink transfers overlap; the slower is the bottleneck.
+  DeepEP's internode kernels send to every chosen node through the RDMA path, its own node
+  included (``local_via_rdma=True``, the default); with ``False`` the own node's share goes
+  over NVLink instead. The default is an inference from DeepEP's table: its EP16 row
+  (two nodes) is RDMA-bound at the same bandwidth as EP32/EP64, which only holds if the own
+  node's tokens also take the RDMA path; with ``False`` the model finds NVLink forwarding
+  the bottleneck at EP16 and under-predicts that row by a third.
 * Dispatch sends FP8 (hidden bytes plus one FP32 scale per 128 values), combine BF16.
 * Routing skew ``skew`` (most-loaded GPU / mean) stretches the receive side.
 * A failed plane takes its NICs out of service: the node's remaining NICs carry all its
@@ -73,7 +79,8 @@ def _distinct(slots: int, picks: float) -> float:
 
 
 def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k: int,
-                ep: int, wire: DType, max_nodes: int = 0, skew: float = 1.0) -> EpEstimate:
+                ep: int, wire: DType, max_nodes: int = 0, skew: float = 1.0,
+                local_via_rdma: bool = True) -> EpEstimate:
     """Dispatch (``phase="dispatch"``) or combine time on ``system`` (see module docstring)."""
     for field, v in (("tokens", tokens), ("hidden", hidden), ("top_k", top_k), ("ep", ep)):
         if v <= 0:
@@ -95,7 +102,7 @@ def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k
     so = spec.scale_out
     assert so is not None
     m = min(max_nodes or nodes, nodes, top_k)
-    remote = m * (nodes - 1) / nodes
+    remote = m if local_via_rdma else m * (nodes - 1) / nodes
     per_node = top_k / m
     gpus_in_node = _distinct(g, per_node)
     rdma = tokens * remote * tb
@@ -104,7 +111,8 @@ def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k
     alive = (so.planes - so.failed_planes) / so.planes
     if alive <= 0:
         raise SpecError("failed_planes", f"all {so.planes} planes have failed: no scale-out")
-    nv = tokens * m * gpus_in_node * (g - 1) / g * tb + rdma * (1 - alive)
+    local = 0.0 if local_via_rdma else tokens * m / nodes * tb
+    nv = tokens * m * gpus_in_node * (g - 1) / g * tb + local + rdma * (1 - alive)
     rdma_bw = so.nic_bytes_per_s * so.nics_per_gpu * so.achievable * alive
     nv_bw = _nvlink_a2a_bw(system, g)
     t_rdma, t_nv = rdma / rdma_bw, nv / nv_bw
