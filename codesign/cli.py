@@ -41,7 +41,7 @@ def models_list(
     from workloads.params import count_params
     from workloads.registry import load_model, model_names
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in model_names():
         cfg = load_model(name)
         p = count_params(cfg)

@@ -14,8 +14,16 @@ from __future__ import annotations
 import math
 
 from codesign.ir.graph import WorkloadGraph
-from codesign.ir.ops import AllGather, AllReduce, Elementwise, Embedding, LmHead, ReduceScatter
-from workloads.blocks import LAYER_INPUT, LayerTemplate, RankShape, rank_shape
+from codesign.ir.ops import (
+    AllGather,
+    AllReduce,
+    Elementwise,
+    Embedding,
+    LmHead,
+    Op,
+    ReduceScatter,
+)
+from workloads.blocks import LAYER_INPUT, LayerTemplate, RankShape, Src, rank_shape
 from workloads.config import ModelConfig
 from workloads.mla.builder import build_mla_attention
 from workloads.moe.builder import build_moe_ffn
@@ -53,7 +61,7 @@ def build_layer_template(rs: RankShape, moe: bool) -> LayerTemplate:
     )
     fn = t.add(norm_op(rs, "ffn_norm", res, H), (h1, "y", "x0", "same"))
     outs = build_moe_ffn(t, rs, (fn, "y")) if moe else [build_dense_ffn(t, rs, (fn, "y"))]
-    srcs = [(*o_, f"x{i}", "same") for i, o_ in enumerate([*outs, (h1, "y")])]
+    srcs: list[Src] = [(*o_, f"x{i}", "same") for i, o_ in enumerate([*outs, (h1, "y")])]
     out = t.add(Elementwise("ffn.residual", "add", res, (H,) * len(srcs), H, rs.act), *srcs)
     t.out = (out, "y")
     return t
@@ -93,7 +101,7 @@ def build_model_graph(
     )
     head = LayerTemplate()
     prev = _build_embedding(head, rs)
-    nodes = [(k, op, None) for k, op in head.nodes]
+    nodes: list[tuple[str, Op, int | None]] = [(k, op, None) for k, op in head.nodes]
     edges = list(head.edges)
     templates: dict[bool, LayerTemplate] = {}
     for layer in range(cfg.num_layers):

@@ -10,6 +10,7 @@ the config key.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -129,7 +130,7 @@ class _Reader:
             raise SpecError(f"config.{key}", f"must be >= {minimum}, got {value}")
         return value
 
-    def opt_int(self, key: str) -> int | None:
+    def opt_int(self, key: str) -> builtins.int | None:
         return None if self.raw.get(key) is None else self.int(key)
 
     def bool(self, key: str, default: bool) -> bool:

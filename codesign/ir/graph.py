@@ -173,7 +173,9 @@ class WorkloadGraph:
                 acc[i] += v
             ops_by_kind[op.kind] += 1
             flops_by_kind[op.kind] += vals[0]
-        return GraphTotals(len(self), *acc, dict(ops_by_kind), dict(flops_by_kind))
+        flops, read, written, weight, kv, send = acc
+        return GraphTotals(len(self), flops, read, written, weight, kv, send, dict(ops_by_kind),
+                           dict(flops_by_kind))
 
     def __repr__(self) -> str:
         return f"WorkloadGraph({self.name!r}, ops={len(self)}, edges={self._g.number_of_edges()})"

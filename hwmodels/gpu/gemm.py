@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 
@@ -91,6 +92,12 @@ class KernelEstimate:
         return "compute" if self.compute_s >= self.memory_s else "memory"
 
 
+@overload
+def soft_max(a: np.ndarray, b: np.ndarray | float, p: float) -> np.ndarray: ...
+@overload
+def soft_max(a: float, b: np.ndarray, p: float) -> np.ndarray: ...
+@overload
+def soft_max(a: float, b: float, p: float) -> float: ...
 def soft_max(a: np.ndarray | float, b: np.ndarray | float, p: float) -> np.ndarray | float:
     """``(a^p + b^p)^(1/p)``: the roofline's max, rounded at the ridge."""
     hi = np.maximum(a, b)
@@ -98,7 +105,7 @@ def soft_max(a: np.ndarray | float, b: np.ndarray | float, p: float) -> np.ndarr
     return hi * (1.0 + (lo / np.maximum(hi, 1e-30)) ** p) ** (1.0 / p)
 
 
-def _waves(ctas: np.ndarray | float, slots: float, tail: float) -> np.ndarray | float:
+def _waves(ctas: np.ndarray, slots: np.ndarray | float, tail: float) -> np.ndarray:
     """Waves of ``ctas`` over ``slots``: full waves plus ``tail`` of a partial one."""
     full = np.floor(ctas / slots)
     part = ctas / slots - full

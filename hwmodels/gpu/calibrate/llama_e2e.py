@@ -149,7 +149,7 @@ def profile_kernels(model: Llama, phase: str, batch: int, context: int) -> dict:
     for ev in prof.events():
         if getattr(ev.device_type, "name", "") != "CUDA":
             continue
-        us = getattr(ev, "device_time_total", None)
+        us: float | None = getattr(ev, "device_time_total", None)
         if us is None:
             us = getattr(ev, "cuda_time_total", 0.0)
         k = kernels.setdefault(ev.name[:120], [0, 0.0])
