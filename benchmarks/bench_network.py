@@ -22,10 +22,13 @@ from pathlib import Path
 from codesign.hw import SYSTEMS
 from codesign.ir.dtypes import DType
 from hwmodels.network.calibrate.fit import error_table, load
+from hwmodels.network.collectives import collective_time
 from hwmodels.network.ep import ep_estimate
 from hwmodels.network.system import nvlink_params
 
 DATA = Path(__file__).parent / "data" / "network" / "hgx-h200-4gpu-2026-11-26"
+#: a second lease of the same kind, later the same day: never fitted, all sizes
+REPEAT = Path(__file__).parent / "data" / "network" / "hgx-h200-4gpu-2026-11-26-repeat"
 
 #: DeepEP normal kernels (deepseek-ai/DeepEP README, first release), GB/s
 DEEPEP = [  # (kind, ep, dispatch, combine, bottleneck link)
@@ -56,6 +59,11 @@ def main() -> dict:
     rows = load(DATA, "graph")
     errors = error_table(params, rows)
     ep = deepep_table()
+    repeat = load(REPEAT, "graph")
+    rep_ape = [abs(collective_time(params, r["op"], r["bytes"], r["world"]).time_s
+                   / r["time_s"] - 1) for r in repeat]
+    first = {(r["op"], r["world"], r["bytes"]): r["time_s"] for r in rows}
+    drift = [abs(r["time_s"] / first[(r["op"], r["world"], r["bytes"])] - 1) for r in repeat]
     ds = SYSTEMS.get("hgx-h200")
     ts = []
     for i in range(2000):
@@ -72,6 +80,9 @@ def main() -> dict:
         "nccl_machine": "4 x NVIDIA H200 (NVLink 4, NV18), NCCL 2.28.9, torch 2.11.0+cu130, "
                         "2026-11-26, CUDA-graph mode",
         "collective_errors": errors,
+        "repeat_lease_all_sizes": {"n": len(repeat), "mape": statistics.fmean(rep_ape),
+                                   "max_ape": max(rep_ape),
+                                   "run_to_run_median": statistics.median(drift)},
         "deepep": ep,
         "deepep_max_abs_error": max(abs(r["error"]) for r in ep),
         "collective_prediction_us_median": statistics.median(ts) * 1e6,
@@ -84,6 +95,9 @@ def main() -> dict:
         t = sp.get("test")
         if t:
             print(f"{op:15s} held-out MAPE {t['mape']:6.1%} (n={t['n']}, max {t['max_ape']:.0%})")
+    rl = result["repeat_lease_all_sizes"]
+    print(f"second lease (never fitted), all sizes: MAPE {rl['mape']:.1%} (n={rl['n']}); "
+          f"run-to-run median difference {rl['run_to_run_median']:.1%}")
     for r in ep:
         print(f"DeepEP {r['type']:9s} EP{r['ep']:<3d} {r['phase']:8s} {r['link']:6s} "
               f"published {r['published_gb_s']:6.1f}  predicted {r['predicted_gb_s']:6.1f} GB/s "
