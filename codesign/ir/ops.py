@@ -504,49 +504,54 @@ class Combine(Op):
 
 
 @dataclass(frozen=True, slots=True)
-class AllReduce(Op):
+class _GroupCollective(Op):
+    """Base of the collectives on a per-rank buffer of ``numel`` elements over ``group_size``
+    ranks (the input each rank holds)."""
+
+    is_communication: ClassVar[bool] = True
+    numel: int
+    group_size: int
+    dtype: DType = DType.BF16
+
+    def __post_init__(self) -> None:
+        _check_dims(self, numel=self.numel, group_size=self.group_size)
+
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return (TensorSpec("x", (self.numel,), self.dtype, A),)
+
+    def _output(self, numel: int) -> tuple[TensorSpec, ...]:
+        return (TensorSpec("y", (numel,), self.dtype, A),)
+
+    @property
+    def _reduction_flops(self) -> int:
+        """The per-rank share of a reduction: ``numel * (g - 1) / g`` additions."""
+        return self.numel * (self.group_size - 1) // self.group_size
+
+
+@dataclass(frozen=True, slots=True)
+class AllReduce(_GroupCollective):
     """Sum of a per-rank buffer of ``numel`` elements over ``group_size`` ranks.
 
     FLOPs: the per-rank share of the reduction, ``numel * (g - 1) / g`` additions."""
 
     kind: ClassVar[str] = "all_reduce"
-    is_communication: ClassVar[bool] = True
-    numel: int
-    group_size: int
-    dtype: DType = DType.BF16
-
-    def __post_init__(self) -> None:
-        _check_dims(self, numel=self.numel, group_size=self.group_size)
-
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("x", (self.numel,), self.dtype, A),)
 
     def outputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("y", (self.numel,), self.dtype, A),)
+        return self._output(self.numel)
 
     @property
     def flops(self) -> int:
-        return self.numel * (self.group_size - 1) // self.group_size
+        return self._reduction_flops
 
 
 @dataclass(frozen=True, slots=True)
-class AllGather(Op):
+class AllGather(_GroupCollective):
     """Gather ``numel`` elements from each of ``group_size`` ranks (sequence parallelism)."""
 
     kind: ClassVar[str] = "all_gather"
-    is_communication: ClassVar[bool] = True
-    numel: int
-    group_size: int
-    dtype: DType = DType.BF16
-
-    def __post_init__(self) -> None:
-        _check_dims(self, numel=self.numel, group_size=self.group_size)
-
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("x", (self.numel,), self.dtype, A),)
 
     def outputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("y", (self.group_size * self.numel,), self.dtype, A),)
+        return self._output(self.group_size * self.numel)
 
     @property
     def flops(self) -> int:
@@ -554,31 +559,24 @@ class AllGather(Op):
 
 
 @dataclass(frozen=True, slots=True)
-class ReduceScatter(Op):
+class ReduceScatter(_GroupCollective):
     """Sum ``numel`` elements over ``group_size`` ranks, each keeping ``numel / g`` of the sum.
 
     FLOPs: the per-rank share of the reduction, ``numel * (g - 1) / g`` additions."""
 
     kind: ClassVar[str] = "reduce_scatter"
-    is_communication: ClassVar[bool] = True
-    numel: int
-    group_size: int
-    dtype: DType = DType.BF16
 
     def __post_init__(self) -> None:
-        _check_dims(self, numel=self.numel, group_size=self.group_size)
+        _GroupCollective.__post_init__(self)  # zero-argument super() fails on slots classes
         if self.numel % self.group_size:
             raise SpecError(f"{self.name}.numel", "must be divisible by group_size")
 
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("x", (self.numel,), self.dtype, A),)
-
     def outputs(self) -> tuple[TensorSpec, ...]:
-        return (TensorSpec("y", (self.numel // self.group_size,), self.dtype, A),)
+        return self._output(self.numel // self.group_size)
 
     @property
     def flops(self) -> int:
-        return self.numel * (self.group_size - 1) // self.group_size
+        return self._reduction_flops
 
 
 # --------------------------------------------------------------------------- the rest
