@@ -196,11 +196,16 @@ def hw_show(name: Annotated[str, typer.Argument(help="device name or calibration
 
 
 def _emit_predictions(items: list[tuple[str, dict[str, Any], str]], as_json: bool) -> None:
+    """Print op and network predictions: one JSON line each, or one readable line each."""
     from codesign.predict import predict_ops
 
     for rec in predict_ops(items):
         if as_json:
             typer.echo(json.dumps(rec))
+        elif "system" in rec:  # a collective or an expert-parallel transfer
+            bw = rec.get("bus_bandwidth_bytes_per_s") or rec.get("bottleneck_bytes_per_s", 0)
+            typer.echo(f"{rec['op']} on {rec['system']}: {rec['latency_s'] * 1e6:.2f} us, "
+                       f"{bw / 1e9:.1f} GB/s")
         else:
             typer.echo(f"{rec['op']} on {rec['hw']}: {rec['latency_s'] * 1e6:.2f} us, "
                        f"{rec['energy_j'] * 1e3:.3f} mJ, {rec['bound']}-bound "
@@ -314,7 +319,7 @@ def predict_collective(
     system: SystemOpt, as_json: JsonFlag = False,
 ) -> None:
     """One collective on a system (NCCL-calibrated inside a node, hierarchical across)."""
-    _emit_network([("collective", {"collective": op, "bytes": nbytes, "world": world,
+    _emit_predictions([("collective", {"collective": op, "bytes": nbytes, "world": world,
                                    "system": system}, "--")], as_json)
 
 
@@ -326,7 +331,7 @@ def _ep_command(kind: str, tokens: int, hidden: int, top_k: int, ep: int, system
                               "failed_planes": failed_planes}
     if dtype is not None:
         fields["dtype"] = dtype
-    _emit_network([(kind, fields, "--")], as_json)
+    _emit_predictions([(kind, fields, "--")], as_json)
 
 
 EpTokens = Annotated[int, typer.Option(help="tokens per GPU")]
@@ -358,18 +363,6 @@ def predict_ep_combine(tokens: EpTokens, hidden: EpHidden, top_k: EpTopK, ep: Ep
     """Expert-parallel combine (BF16 by default) as DeepEP runs it."""
     _ep_command("ep-combine", tokens, hidden, top_k, ep, system, max_nodes, dtype, skew,
                 failed_planes, as_json)
-
-
-def _emit_network(items: list[tuple[str, dict[str, Any], str]], as_json: bool) -> None:
-    from codesign.predict import predict_ops
-
-    for rec in predict_ops(items):
-        if as_json:
-            typer.echo(json.dumps(rec))
-        else:
-            bw = rec.get("bus_bandwidth_bytes_per_s") or rec.get("bottleneck_bytes_per_s", 0)
-            typer.echo(f"{rec['op']} on {rec['system']}: {rec['latency_s'] * 1e6:.2f} us, "
-                       f"{bw / 1e9:.1f} GB/s")
 
 
 topology_app = typer.Typer(no_args_is_help=True, help="Network topologies: counts and cost.")
