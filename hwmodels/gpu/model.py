@@ -39,7 +39,14 @@ from hwmodels.gpu.attention import decode_estimate, prefill_estimate
 from hwmodels.gpu.gemm import KernelEstimate, gemm_estimate, grouped_gemm_estimate
 from hwmodels.gpu.spec import ElementwiseProfile, GpuSpec, math_class
 
-#: functions measured under another name: (calibrated function, why)
+#: memory-bound ops and the measured implementation profile that prices each
+_MEMORY_FUNC: dict[type[Op], str] = {KvCacheWrite: "cache_write", Embedding: "embedding",
+                                     Router: "router"}
+
+#: functions with no benchmark of their own -> the measured profile that stands for them
+#: (router: a reduction plus elementwise work like RMSNorm; permute/embedding: a
+#: gather/scatter copy like the cache write; layernorm/rmsnorm_rope like RMSNorm;
+#: gelu/relu like SiLU-and-multiply)
 ELEMENTWISE_FALLBACK: dict[str, str] = {
     "layernorm": "rmsnorm",
     "rmsnorm_rope": "rmsnorm",
@@ -172,17 +179,15 @@ class GpuModel:
             return self._mla(op), 1, self._cls(op.dtype, "dtype")
         if isinstance(op, AllReduce | AllGather | ReduceScatter | Dispatch | Combine):
             if getattr(op, "group_size", None) == 1 or getattr(op, "ep", 0) == 1:
-                return self._memory(op, "permute"), self._kernels("permute"), "fp32"
-            return self._collective(op), 1, "fp32"
+                return self._memory(op, "permute")
+            raise SpecError("op", f"{op.kind} across ranks needs a system, not one GPU "
+                                  "(use a system preset or evaluate through codesign.evaluate)")
         if isinstance(op, Elementwise):
-            return self._memory(op, op.func), self._kernels(op.func), "fp32"
-        if isinstance(op, KvCacheWrite):
-            return self._memory(op, "cache_write"), self._kernels("cache_write"), "fp32"
-        if isinstance(op, Embedding):
-            return self._memory(op, "embedding"), self._kernels("embedding"), "fp32"
-        if isinstance(op, Router):
-            return self._memory(op, "router"), self._kernels("router"), "fp32"
-        raise SpecError("op", f"{self.name} cannot run op kind {op.kind!r}")
+            return self._memory(op, op.func)
+        func = _MEMORY_FUNC.get(type(op))
+        if func is None:
+            raise SpecError("op", f"{self.name} cannot run op kind {op.kind!r}")
+        return self._memory(op, func)
 
     def _attention(self, op: Attention) -> KernelEstimate:
         cls = self._cls(op.dtype, "dtype")
@@ -287,16 +292,11 @@ class GpuModel:
             raise SpecError("func", f"{self.name} has no calibration for {func!r}", sorted(table))
         return table[key]
 
-    def _kernels(self, func: str) -> int:
-        return self._profile(func).kernels
-
-    def _memory(self, op: Op, func: str) -> KernelEstimate:
-        """Measured profile of the implementation, at the op's compulsory bytes."""
+    def _memory(self, op: Op, func: str) -> tuple[KernelEstimate, int, str]:
+        """Measured profile of the implementation of ``func``, at the op's compulsory bytes:
+        (estimate, kernels launched, math class for energy)."""
+        profile = self._profile(func)
         bytes_ = float(op.bytes_read + op.bytes_written)
-        t = self._profile(func).time_s(bytes_)
+        t = profile.time_s(bytes_)
         t_stream = bytes_ / (self.spec.hbm_bytes_per_s * self.spec.efficiency.hbm)
-        return KernelEstimate(t, 0.0, t_stream, bytes_, func, 0.0)
-
-    def _collective(self, op: Op) -> KernelEstimate:
-        raise SpecError("op", f"{op.kind} across ranks needs a system, not one GPU "
-                              "(use a system preset or evaluate through codesign.evaluate)")
+        return KernelEstimate(t, 0.0, t_stream, bytes_, func, 0.0), profile.kernels, "fp32"

@@ -233,9 +233,8 @@ def fit_attention(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
 
 def fit_elementwise(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
     """Per function, the measured (compulsory bytes, seconds) points of the training split
-    become its :class:`ElementwiseProfile` (medians where bytes repeat). ``router`` and
-    ``permute`` have no benchmark of their own: they take the RMSNorm and cache-write
-    profiles (a reduction-plus-elementwise and a gather/scatter copy)."""
+    become its :class:`ElementwiseProfile` (medians where bytes repeat). Functions with no
+    benchmark of their own are priced by ``hwmodels.gpu.model.ELEMENTWISE_FALLBACK``."""
     table: dict[str, ElementwiseProfile] = {}
     for func, kernels in ELEMENTWISE_KERNELS.items():
         by_bytes: dict[float, list[float]] = {}
@@ -250,8 +249,6 @@ def fit_elementwise(spec: GpuSpec, train: Sequence[Sample]) -> GpuSpec:
             for b, t in pts[1:]:
                 mono.append((b, max(t, mono[-1][1])))
             table[func] = ElementwiseProfile(kernels=kernels, points=mono)
-    table["router"] = table["rmsnorm"]
-    table["permute"] = table["cache_write"]
     eff = spec.efficiency.model_copy(update={"elementwise": table})
     return spec.model_copy(update={"efficiency": eff})
 
