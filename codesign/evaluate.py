@@ -113,10 +113,12 @@ def evaluate_model(
     mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
     extra: dict[str, object] = {}
     if engine == "des":
+        from codesign.engines.des import SCHEDULES, split_graphs
+
+        if schedule not in SCHEDULES:  # before building micro-batches for it
+            raise SpecError("schedule", f"unknown schedule {schedule!r}", SCHEDULES)
         extra["schedule"] = schedule
         if schedule != "serial":
-            from codesign.engines.des import split_graphs
-
             def build(b: int) -> WorkloadGraph:
                 p = (PhaseSpec.prefill(b, context) if phase == "prefill"
                      else PhaseSpec.decode(b, context, seq))

@@ -134,6 +134,8 @@ BAD = [
     (["eval", "--model", "llama-3.1-8b", "--hw", "h100-sxm", "--phase", "train"], r"--phase",
      ""),
     (["hw", "show", "h1000"], r"--hw", "h100-sxm"),
+    (["eval", "--model", "llama-3.1-8b", "--hw", "h100-sxm", "--engine", "des", "--schedule",
+      "bogus"], r"schedule", "dbo"),
 ]
 
 
