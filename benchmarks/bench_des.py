@@ -32,7 +32,7 @@ from codesign.engines.analytical import AnalyticalEngine
 from codesign.engines.des import DesEngine, split_graphs
 from codesign.engines.des.resources import device_planes, device_sm_count
 from codesign.engines.des.sim import CostCache, SimOptions, Simulation, prepare
-from codesign.evaluate import resolve_system
+from codesign.hw import resolve_system
 from codesign.ir.graph import WorkloadGraph
 from workloads.builder import build_model_graph
 from workloads.registry import load_model
@@ -77,8 +77,8 @@ def main() -> dict[str, Any]:
 
     graph = build(BATCH)
     mbs = split_graphs(build, BATCH, 2, multiple=par.dp)
-    system = resolve_system("h800-sxm", par.world)
-    mpft = resolve_system("deepseek-h800-mpft", par.world)
+    system = resolve_system("h800-sxm", par.world).main.model
+    mpft = resolve_system("deepseek-h800-mpft", par.world).main.model
     des = DesEngine()
 
     def step(parts: list[WorkloadGraph], sysm: Any = system, schedule: str = "dbo") -> Any:

@@ -19,11 +19,11 @@ import statistics
 import time
 from pathlib import Path
 
-from codesign.hw import SYSTEMS
 from codesign.ir.dtypes import DType
 from hwmodels.network.calibrate.fit import error_table, load
 from hwmodels.network.collectives import collective_time
 from hwmodels.network.ep import ep_estimate
+from hwmodels.network.presets import pool_network
 from hwmodels.network.system import nvlink_params
 
 DATA = Path(__file__).parent / "data" / "network" / "hgx-h200-4gpu-2026-11-26"
@@ -40,7 +40,7 @@ DEEPEP = [  # (kind, ep, dispatch, combine, bottleneck link)
 
 
 def deepep_table() -> list[dict]:
-    ds = SYSTEMS.get("deepseek-h800-mpft")
+    ds = pool_network("deepseek-h800-mpft")
     rows = []
     for kind, ep, disp, comb, link in DEEPEP:
         for phase, dt, pub in (("dispatch", DType.FP8_E4M3, disp), ("combine", DType.BF16,
@@ -64,13 +64,13 @@ def main() -> dict:
                    / r["time_s"] - 1) for r in repeat]
     first = {(r["op"], r["world"], r["bytes"]): r["time_s"] for r in rows}
     drift = [abs(r["time_s"] / first[(r["op"], r["world"], r["bytes"])] - 1) for r in repeat]
-    ds = SYSTEMS.get("hgx-h200")
+    ds = pool_network("hgx-h200")
     ts = []
     for i in range(2000):
         t0 = time.perf_counter()
         ds.collective("all_reduce", 65536 * (1 + i % 4096), 2 + i % 7)  # type: ignore[attr-defined]
         ts.append(time.perf_counter() - t0)
-    mp = SYSTEMS.get("deepseek-h800-mpft")
+    mp = pool_network("deepseek-h800-mpft")
     ets = []
     for i in range(500):
         t0 = time.perf_counter()

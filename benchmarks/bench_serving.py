@@ -103,7 +103,7 @@ def evaluate_prefix(phase: str, batch: int, new: int, prefix: int, *, tp: int, d
     (prefill) or ``mtp_tokens`` tokens per sequence (decode); same steps as
     ``codesign.evaluate.evaluate_model``, which has no prefix argument."""
     from codesign.engines import ENGINES
-    from codesign.hw import SYSTEMS
+    from hwmodels.network.presets import pool_network
     from workloads.builder import build_model_graph
     from workloads.registry import load_model
     from workloads.spec import BuildOptions, ParallelSpec, PhaseSpec
@@ -113,7 +113,7 @@ def evaluate_prefix(phase: str, batch: int, new: int, prefix: int, *, tp: int, d
           else PhaseSpec.decode(batch, prefix, mtp_tokens))
     par = ParallelSpec(tp=tp, dp=dp, ep=ep, redundant_experts=redundant)
     g = build_model_graph(cfg, ph, par, BuildOptions())
-    system = SYSTEMS.get("deepseek-h800-mpft")
+    system = pool_network("deepseek-h800-mpft")
     return ENGINES.get("analytical").run(g, system, tokens=ph.tokens, world=par.world,
                                          launch="graph" if phase == "decode" else "eager")
 

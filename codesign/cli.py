@@ -176,7 +176,7 @@ def hw_list(as_json: JsonFlag = False) -> None:
 def hw_show(name: Annotated[str, typer.Argument(help="device name or calibration file")],
             as_json: JsonFlag = False) -> None:
     """Show a device's parameters, their sources and its calibration."""
-    from codesign.evaluate import resolve_device
+    from codesign.hw import resolve_device
 
     d = resolve_device(name).describe()
     if as_json:
@@ -417,8 +417,9 @@ def system_list(as_json: JsonFlag = False) -> None:
     """List the system presets."""
     from codesign.hw import SYSTEMS
 
-    rows = [{"name": n, "description": SYSTEMS.get(n).spec.description,  # type: ignore[attr-defined]
-             "gpus": SYSTEMS.get(n).spec.gpus} for n in SYSTEMS.names()]  # type: ignore[attr-defined]
+    specs = [SYSTEMS.get(n) for n in SYSTEMS.names()]
+    rows = [{"name": s.name, "description": s.description, "gpus": s.devices,
+             "pools": list(s.pools)} for s in specs]
     if as_json:
         _emit_json(rows)
         return
@@ -461,6 +462,8 @@ def eval_model(
     trace_out: Annotated[str | None, typer.Option(
         help="des engine: write a Chrome/Perfetto trace JSON")] = None,
     ops: Annotated[bool, typer.Option("--ops", help="include per-op records")] = False,
+    ignore_memory: Annotated[bool, typer.Option(
+        "--ignore-memory", help="cost a point whose devices cannot hold it")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Cost one prefill pass or decode step of a model on a device (tp*dp ranks)."""
@@ -485,7 +488,8 @@ def eval_model(
     r = evaluate_model(model, phase, batch, context, hw, seq=seq, tp=tp, dp=dp, ep=ep,  # type: ignore[arg-type]
                        redundant_experts=redundant_experts, mla_form=mla_form,
                        weight_dtype=weight_dtype, launch=launch, engine=engine,  # type: ignore[arg-type]
-                       schedule=schedule, micro_batches=micro_batches)
+                       schedule=schedule, micro_batches=micro_batches,
+                       ignore_memory=ignore_memory)
     if trace_out:
         from codesign.engines.des.trace import write_chrome_trace
 

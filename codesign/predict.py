@@ -134,7 +134,7 @@ def predict_ops(items: Iterable[tuple[str, Mapping[str, Any], str]]) -> list[dic
     Returns one plain dict per op with ``latency_s``, ``energy_j``, ``bound``, ``flops``,
     ``dram_bytes``, ``kernels`` and model details.
     """
-    from codesign.evaluate import resolve_device
+    from codesign.hw import resolve_device
 
     items = list(items)
     net = [_network_job(kind, fields, prefix) for kind, fields, prefix in items
@@ -165,22 +165,15 @@ def predict_ops(items: Iterable[tuple[str, Mapping[str, Any], str]]) -> list[dic
 
 
 def _system(name: Any, prefix: str, failed_planes: int = 0) -> Any:
-    from codesign.hw import SYSTEMS
-    from hwmodels.network.system import SystemModel
+    """The network model of a system's first pool (a system preset or file, or a device
+    name standing for a cluster of it), with ``failed_planes`` planes out of service."""
+    from codesign.hw import resolve_system
 
-    if not isinstance(name, str) or name.strip().lower() not in SYSTEMS:
-        raise SpecError(_field(prefix, "system"), f"unknown system {name!r}", SYSTEMS.names())
-    system = SYSTEMS.get(name)
-    if failed_planes:
-        so = system.spec.scale_out
-        if so is None or failed_planes >= so.planes:
-            planes = so.planes if so else 0
-            raise SpecError(_field(prefix, "failed_planes"),
-                            f"{failed_planes} of {planes} planes cannot fail (one must remain)")
-        spec = system.spec.model_copy(update={"scale_out": so.model_copy(
-            update={"failed_planes": failed_planes})})
-        system = SystemModel(spec, system.gpu)
-    return system
+    if not isinstance(name, str):
+        raise SpecError(_field(prefix, "system"), f"must be a system name or file, got {name!r}")
+    system = resolve_system(name, 8, _field(prefix, "system"))
+    system = system.with_failed_planes(failed_planes, _field(prefix, "failed_planes"))
+    return system.main.model
 
 
 def _network_job(kind: str, fields: Mapping[str, Any], prefix: str) -> Any:

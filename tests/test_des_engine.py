@@ -25,7 +25,8 @@ from codesign.engines.des import (
     write_chrome_trace,
 )
 from codesign.errors import SpecError
-from codesign.evaluate import evaluate_model, resolve_system
+from codesign.evaluate import evaluate_model
+from codesign.hw import resolve_system
 from codesign.ir.dtypes import DType
 from codesign.ir.graph import WorkloadGraph
 from codesign.ir.ops import AllReduce, Dispatch, Gemm
@@ -51,7 +52,8 @@ def dsv3_parts(parts: int = 2) -> tuple[WorkloadGraph, ...]:
 
 @cache
 def h800_320() -> Any:
-    return resolve_system("h800-sxm", DSV3_PAR.world)
+    """The first pool's model (device + network) of 320 H800s."""
+    return resolve_system("h800-sxm", DSV3_PAR.world).main.model
 
 
 def run_dsv3(**kw: Any) -> RunResult:
@@ -240,7 +242,7 @@ def test_chrome_trace_dbo(tmp_path: Path) -> None:
 
 
 def test_chrome_trace_planes_and_analytical() -> None:
-    mpft = resolve_system("deepseek-h800-mpft", DSV3_PAR.world)
+    mpft = resolve_system("deepseek-h800-mpft", DSV3_PAR.world).main.model
     g = dsv3_graph(DSV3_BATCH)
     r = DesEngine().run(g, mpft, tokens=DSV3_BATCH, world=320, schedule="nanoflow",
                         trace=True)

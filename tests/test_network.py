@@ -15,21 +15,22 @@ from codesign.hw import SYSTEMS
 from codesign.ir.dtypes import DType
 from hwmodels.network.collectives import collective_time, steps_and_bus
 from hwmodels.network.ep import ep_estimate, token_bytes
+from hwmodels.network.presets import pool_network
 from hwmodels.network.system import nvlink_params
 
 pytestmark = pytest.mark.unit
 
 SYSTEM_NAMES = ["deepseek-h800-mpft", "dgx-b200", "gb200-nvl72", "hgx-h100", "hgx-h200",
-                "hgx-h800"]
+                "hgx-h800", "pd-h100-h200"]
 
 
 def test_system_presets() -> None:
     assert SYSTEMS.names() == SYSTEM_NAMES
-    ds = SYSTEMS.get("deepseek-h800-mpft").spec  # type: ignore[attr-defined]
+    ds = pool_network("deepseek-h800-mpft").spec  # type: ignore[attr-defined]
     assert (ds.nodes, ds.gpus_per_node, ds.gpus) == (256, 8, 2048)
     assert ds.scale_out.planes == 8 and ds.scale_out.nic_bytes_per_s == 50e9
     for name in SYSTEM_NAMES:
-        assert SYSTEMS.get(name).spec.source  # type: ignore[attr-defined]
+        assert SYSTEMS.get(name).source
 
 
 @pytest.mark.parametrize("kind,n,steps,factor", [
@@ -52,7 +53,7 @@ def test_collective_invariants(kind: str, n: int, size: int, scale: float) -> No
 
 
 def test_hierarchical_all_reduce_uses_both_levels() -> None:
-    ds = SYSTEMS.get("deepseek-h800-mpft")
+    ds = pool_network("deepseek-h800-mpft")
     plan = ds.collective("all_reduce", 1 << 28, 64)  # type: ignore[attr-defined]
     assert plan.nodes == 8 and [lv["link"] for lv in plan.levels] == ["nvlink", "net", "nvlink"]
     inside = ds.collective("all_reduce", 1 << 28, 8)  # type: ignore[attr-defined]
@@ -60,7 +61,7 @@ def test_hierarchical_all_reduce_uses_both_levels() -> None:
 
 
 def test_ep_intranode_vs_internode_bottleneck() -> None:
-    ds = SYSTEMS.get("deepseek-h800-mpft")
+    ds = pool_network("deepseek-h800-mpft")
     e8 = ep_estimate(ds, "dispatch", 4096, 7168, 8, 8, DType.FP8_E4M3, 4)  # type: ignore[arg-type]
     e64 = ep_estimate(ds, "dispatch", 4096, 7168, 8, 64, DType.FP8_E4M3, 4)  # type: ignore[arg-type]
     assert e8.bottleneck == "nvlink" and e8.rdma_bytes == 0

@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 from codesign.cli_study import study_app
 from codesign.errors import SpecError
-from codesign.hw import SYSTEMS
 from codesign.study import bundled_studies, load_study, run_study, spec_from_mapping
 from codesign.study.runner import OUTPUT_FILES
 from codesign.study.spec import NetworkStudySpec, StudySpec
+from hwmodels.network.presets import pool_network
 from hwmodels.network.study import (
     PAPER_HIDDEN,
     cost_sweep,
@@ -75,8 +75,8 @@ def test_paper_check_rows() -> None:
 
 
 def test_tpot_bound_on_systems() -> None:
-    mpft = SYSTEMS.get("deepseek-h800-mpft")
-    nvl = SYSTEMS.get("gb200-nvl72")
+    mpft = pool_network("deepseek-h800-mpft")
+    nvl = pool_network("gb200-nvl72")
     assert per_gpu_bytes_per_s(mpft) == 50e9  # 2,048 GPUs: scale-out
     assert per_gpu_bytes_per_s(mpft, ep=8) == 200e9  # one H800 node: NVLink 400 / 2
     assert per_gpu_bytes_per_s(nvl, ep=72) == 900e9
@@ -92,8 +92,8 @@ def test_tpot_bound_on_systems() -> None:
 
 
 def test_codesign_model_against_the_formula() -> None:
-    mpft = SYSTEMS.get("deepseek-h800-mpft")
-    nvl = SYSTEMS.get("gb200-nvl72")
+    mpft = pool_network("deepseek-h800-mpft")
+    nvl = pool_network("gb200-nvl72")
     formula_ib = tpot_bound(mpft).tpot_s
     ib = ep_tpot(mpft, 320)
     # the model adds FP8 scales, 92% achievable line rate and fixed latencies

@@ -56,7 +56,7 @@ def brute_force(pre, dec, gpus, output_len, price):
 ])
 def test_steady_layer_costing_equals_full_graph(model, phase, tp, dp, ep):
     from codesign.engines.analytical import AnalyticalEngine
-    from codesign.evaluate import resolve_system
+    from codesign.hw import resolve_system
     from workloads.builder import build_model_graph
     from workloads.registry import load_model
     from workloads.spec import ParallelSpec, PhaseSpec
@@ -64,7 +64,7 @@ def test_steady_layer_costing_equals_full_graph(model, phase, tp, dp, ep):
     cfg = load_model(model)
     ph = PhaseSpec.decode(8 * dp, 1024) if phase == "decode" else PhaseSpec.prefill(2, 512)
     par = ParallelSpec(tp=tp, dp=dp, ep=ep)
-    system = resolve_system("h100-sxm", par.world)
+    system = resolve_system("h100-sxm", par.world).main.model
     launch = "graph" if phase == "decode" else "eager"
     full = AnalyticalEngine().run(build_model_graph(cfg, ph, par), system, tokens=ph.tokens,
                                   world=par.world, launch=launch)

@@ -222,10 +222,10 @@ def test_moe_expert_parallel_default_and_skew() -> None:
     assert "expert" in m["reason"]
     b = simulate("deepseek-v2-lite", "hgx-h100", skew=2.0, **base).summary()
     assert b["tpot_s"]["p50"] > a["tpot_s"]["p50"]
-    from codesign.hw import SYSTEMS
+    from hwmodels.network.presets import pool_network
 
     mp = ServingMapping(tp=1, dp=8, ep=8)
-    c1, c2 = (StepCostModel("deepseek-v2-lite", SYSTEMS.get("hgx-h100"), mp, skew=k)
+    c1, c2 = (StepCostModel("deepseek-v2-lite", pool_network("hgx-h100"), mp, skew=k)
               for k in (1.0, 2.0))
     one, two = c1.decode(256, 1024), c2.decode(256, 1024)
     assert two.time_s > one.time_s and two.energy_j > one.energy_j
@@ -242,9 +242,9 @@ def test_dense_default_mapping_and_pipeline() -> None:
 
 
 def test_step_cost_interpolates_between_grid_points() -> None:
-    from codesign.hw import SYSTEMS
+    from hwmodels.network.presets import pool_network
 
-    c = StepCostModel(SMALL, SYSTEMS.get("hgx-h100"), ServingMapping(tp=1))
+    c = StepCostModel(SMALL, pool_network("hgx-h100"), ServingMapping(tp=1))
     lo, hi = c.decode(16, 1024).time_s, c.decode(24, 1024).time_s
     mid = c.decode(20, 1024).time_s
     assert lo < mid < hi and mid == pytest.approx((lo + hi) / 2)

@@ -1,65 +1,119 @@
-"""The analytical engine: one device, one stream, ops in topological order.
+"""The analytical engine: a placed graph, ops in topological order, one after another.
 
-Every op costs what the device's ``op_cost`` says; on one rank the ops of a pass run back to
-back on one stream, so the pass takes their sum (the critical path of a serial schedule).
+Every op costs what its pool's device model says (``op_cost``, the same function the
+discrete-event engine calls); the ops of a pass run back to back, so the pass takes their sum
+(the critical path of a serial schedule). An edge between ops on different pools is a transfer
+on the link between them (latency plus bytes over the link's bandwidth per device), which the
+consumer waits for. Contention and overlap are the discrete-event engine's business.
 
 Launch modes: ``graph`` (CUDA-graph replay) takes device times as they are. ``eager``
 models the host issuing kernels one at a time, ``launch_overhead_s`` apart: a kernel starts
 when both the previous kernel has finished and the host has issued it, so short kernels
 wait on the host (bound ``launch``) while long ones let the host run ahead.
-Overlap of communication with computation and contention are the discrete-event engine's
-business. Costs are cached per op object: identical layers share ops, so a 61-layer graph
-costs a few dozen distinct predictions.
+
+Energy: each op's energy on its pool's devices, times the stage's devices; devices of the
+other stages idle meanwhile (idle power); transfers add the link's energy per byte; network
+hardware (NICs, switches) adds its power over the pass. Costs are cached per op object:
+identical layers share ops, so a 61-layer graph costs a few dozen distinct predictions.
 """
 
 from __future__ import annotations
 
+from codesign.engines.placed import PlacedGraph, graph_tokens, place
 from codesign.engines.result import OpRecord, RunResult
 from codesign.hw.cost import OpCost
 from codesign.hw.device import DeviceModel, LaunchMode
+from codesign.hw.placement import PlacementSpec
+from codesign.hw.resolve import System
+from codesign.hw.system import SystemSpec
 from codesign.ir.graph import WorkloadGraph
 
 
 class AnalyticalEngine:
-    """Sum of per-op costs on one rank; ``world`` identical ranks for totals."""
+    """Sum of per-op costs along the placed graph."""
 
     name = "analytical"
 
-    def run(self, graph: WorkloadGraph, device: DeviceModel, *, tokens: int, world: int = 1,
-            launch: LaunchMode = "graph") -> RunResult:
-        """Cost one pass of ``graph`` (one rank's share) on ``device``.
+    def run(self, graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
+            placement: PlacementSpec | None = None, *, tokens: int | None = None,
+            world: int | None = None, launch: LaunchMode = "graph") -> RunResult:
+        """Cost one pass of ``graph`` (one rank's share per stage) on ``system``.
 
         Args:
-            graph: the rank's graph.
-            device: the device model of every rank.
-            tokens: new tokens the whole deployment processes in the pass.
-            world: ranks running the same graph in parallel.
+            graph: the rank's graph (or a graph composed from per-stage graphs).
+            system: a system, its spec, or a device model (a pool of ``world`` of them).
+            placement: which pool runs which ops (default: all on the first pool, with the
+                parallelism in ``graph.meta``).
+            tokens: new tokens the whole deployment processes in the pass (default: the
+                graph's batch x new tokens per sequence).
+            world: devices of a bare device model's pool (see :func:`~.placed.place`).
             launch: ``graph`` (CUDA-graph replay) or ``eager`` kernel launches.
         """
-        cache: dict[int, OpCost] = {}
-        records: list[OpRecord] = []
-        t = 0.0  # device clock
-        host = 0.0  # host issue clock (eager)
-        issue = device.launch_overhead_s if launch == "eager" else 0.0
-        idle_w = device.idle_power_w
-        energy = 0.0
-        nodes = graph.nx.nodes
-        for key, op in graph.topological_ops():
-            c = cache.get(id(op))
-            if c is None:
-                c = device.op_cost(op)
-                cache[id(op)] = c
-            start, bound, per_kernel = t, c.bound, c.latency_s / c.kernels
-            for _ in range(c.kernels):
-                host += issue
-                if host > t:
-                    bound = "launch"
-                t = max(t, host) + per_kernel
-            latency = t - start
-            e = c.energy_j + idle_w * (latency - c.latency_s)  # waiting on the host idles
-            records.append(OpRecord(key, op.kind, nodes[key]["layer"], start, latency, e,
-                                    bound, c.flops, c.dram_bytes))
-            energy += e
-        return RunResult(graph=graph.name, device=device.name, engine=self.name, world=world,
-                         tokens=tokens, latency_s=t, energy_j=energy * world,
-                         usd_per_hour=device.usd_per_hour * world, records=records)
+        pg = place(graph, system, placement, world=world)
+        return run_placed(pg, tokens=tokens, launch=launch, engine=self.name)
+
+
+def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
+               engine: str = "analytical") -> RunResult:
+    """The analytical engine on an already placed graph."""
+    sysm = pg.system
+    cache: dict[tuple[int, int], OpCost] = {}
+    records: list[OpRecord] = []
+    t = host = energy = 0.0
+    busy: dict[int, float] = {}
+    nodes = pg.graph.nx.nodes
+    stages = pg.stages
+    models = [sysm.pools[st.pool].model for st in stages]
+    issue = [m.launch_overhead_s if launch == "eager" else 0.0 for m in models]
+    idle = [m.idle_power_w for m in models]
+    link_j = 0.0
+    for key in pg.order:
+        s = pg.stage[key]
+        for tr in pg.transfers.get(key, ()):
+            dt, de = sysm.transfer(tr.src_pool, tr.dst_pool, tr.nbytes)
+            records.append(OpRecord(f"{tr.src_key}->{key}", "transfer", nodes[key]["layer"], t,
+                                    dt, de * stages[s].world, "network", 0.0, tr.nbytes))
+            t += dt
+            host = max(host, t)
+            link_j += de * stages[s].world
+        op = nodes[key]["op"]
+        c = cache.get((id(op), s))
+        if c is None:
+            c = models[s].op_cost(op)
+            cache[(id(op), s)] = c
+        start, bound, per_kernel = t, c.bound, c.latency_s / c.kernels
+        for _ in range(c.kernels):
+            host += issue[s]
+            if host > t:
+                bound = "launch"
+            t = max(t, host) + per_kernel
+        latency = t - start
+        e = (c.energy_j + idle[s] * (latency - c.latency_s)) * stages[s].world
+        records.append(OpRecord(key, op.kind, nodes[key]["layer"], start, latency,
+                                e / stages[s].world, bound, c.flops, c.dram_bytes))
+        busy[s] = busy.get(s, 0.0) + latency
+        energy += e
+    for s, st in enumerate(stages):  # other stages' devices idle while one works
+        if s in busy:
+            energy += idle[s] * st.world * (t - busy[s])
+    return finish(pg, engine, t, energy, records, tokens, link_j)
+
+
+def finish(pg: PlacedGraph, engine: str, latency_s: float, devices_j: float,
+           records: list[OpRecord], tokens: int | None, links_j: float = 0.0) -> RunResult:
+    """The RunResult of a placed pass: totals with their energy and cost splits, pools.
+
+    ``devices_j`` is the devices' energy; the network hardware's power over the pass and
+    ``links_j`` (inter-pool transfers) are added here, each reported in ``meta["energy"]``.
+    """
+    n_tokens = tokens if tokens is not None else (graph_tokens(pg.graph) or 1)
+    meta = pg.cost_meta(latency_s, n_tokens)
+    network_j = pg.system.network_power_w(pg.used) * latency_s
+    meta["energy"] = {"devices_j": devices_j, "network_j": network_j, "links_j": links_j}
+    energy_j = devices_j + network_j + links_j
+    usd = sum(meta["cost"].values())
+    device = (pg.system.pools[pg.stages[0].pool].model.name if pg.single_pool
+              else pg.system.name)
+    return RunResult(graph=pg.graph.name, device=device, engine=engine, world=pg.world,
+                     tokens=n_tokens, latency_s=latency_s, energy_j=energy_j,
+                     usd_per_hour=usd, records=records, meta=meta)

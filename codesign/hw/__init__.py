@@ -1,16 +1,20 @@
-"""The hardware contract (``DeviceModel``, ``OpCost``) and the hardware registry."""
-
-from typing import Any
+"""The hardware contract: devices (``DeviceModel``, ``OpCost``), systems of pools and links
+(``SystemSpec``, ``System``), placements (``PlacementSpec``) and the registries that the
+hardware families fill through entry points (the core imports no family)."""
 
 from codesign.hw.cost import BOUNDS, Bound, OpCost
 from codesign.hw.device import DeviceModel, LaunchMode
 from codesign.hw.registry import Registry
+from codesign.hw.system import SystemSpec
 
 #: devices by name (``h100-sxm``...), filled by the ``codesign.hardware`` entry points
 HARDWARE: Registry[DeviceModel] = Registry("hardware", "--hw", plugin_group="codesign.hardware")
-#: systems by name (``hgx-h100``...), filled by the ``codesign.systems`` entry points
-SYSTEMS: Registry[Any] = Registry("system", "--system",
-                                          plugin_group="codesign.systems")
+#: systems by name (``hgx-h100``...) as ``SystemSpec`` data, from ``codesign.systems``
+SYSTEMS: Registry[SystemSpec] = Registry("system", "--system", plugin_group="codesign.systems")
+
+from codesign.hw.families import FAMILIES, dump_device, resolve_device  # noqa: E402
+from codesign.hw.placement import ParallelSpec, PlacementSpec, StageSpec  # noqa: E402
+from codesign.hw.resolve import CLUSTERS, FABRICS, Pool, System, resolve_system  # noqa: E402
 
 
 def get_device(name: str) -> DeviceModel:
@@ -18,5 +22,7 @@ def get_device(name: str) -> DeviceModel:
     return HARDWARE.get(name)
 
 
-__all__ = ["BOUNDS", "HARDWARE", "SYSTEMS", "Bound", "DeviceModel", "LaunchMode", "OpCost",
-           "Registry", "get_device"]
+__all__ = ["BOUNDS", "CLUSTERS", "FABRICS", "FAMILIES", "HARDWARE", "SYSTEMS", "Bound",
+           "DeviceModel", "LaunchMode", "OpCost", "ParallelSpec", "PlacementSpec", "Pool",
+           "Registry", "StageSpec", "System", "SystemSpec", "dump_device", "get_device",
+           "resolve_device", "resolve_system"]

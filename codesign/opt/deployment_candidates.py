@@ -129,17 +129,16 @@ class CandidateSet:
 
 # ------------------------------------------------------------------------------ enumerate
 def _system(hw: Any, gpus: int) -> Any:
-    from codesign.evaluate import resolve_system
-    from hwmodels.network.presets import cluster_of
+    """The network model of the first pool of ``hw`` (a system, or a cluster of a device)."""
+    from codesign.hw import resolve_system
 
-    if isinstance(hw, str):
-        try:
-            return resolve_system(hw, gpus)
-        except SpecError as e:
-            if e.field == "world":
-                raise SpecError("gpus", e.message) from None
-            raise
-    return hw if hasattr(hw, "intra") else cluster_of(hw, gpus)
+    if hasattr(hw, "intra"):
+        return hw
+    system = resolve_system(hw, gpus, "--hw")
+    if gpus > system.main.spec.devices:
+        raise SpecError("gpus", f"{gpus} exceeds the {system.main.spec.devices} devices of "
+                        f"{system.name}")
+    return system.main.model
 
 
 def _axes(cfg: Any, space: DeploymentSpace, per_node: int, max_gpus: int

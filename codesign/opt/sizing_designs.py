@@ -217,12 +217,13 @@ class _Workload:
 def _design_system(phys: _Physical, sms: int, stacks: int, l2_mb: int, nics: int,
                    world: int) -> Any:
     """The design as a GPU model in a cluster of 8-GPU NVLink nodes with ``nics`` NICs/GPU."""
+    from codesign.hw.system import PoolSpec, ScaleOutSpec, ScaleUpSpec, SystemSpec
     from hwmodels.gpu.calibrate.fit import build_spec
     from hwmodels.gpu.model import GpuModel
     from hwmodels.gpu.presets import load_calibration
     from hwmodels.gpu.spec import GpuEfficiency, GpuEnergy
     from hwmodels.network.presets import NDR_NIC, NDR_SOURCE
-    from hwmodels.network.system import ScaleOutSpec, SystemModel, SystemSpec
+    from hwmodels.network.system import PoolNetwork
 
     base, k = phys.base, phys.base_stacks
     gpu_w = phys.gpu_w(sms, stacks, l2_mb)
@@ -242,11 +243,11 @@ def _design_system(phys: _Physical, sms: int, stacks: int, l2_mb: int, nics: int
     so = ScaleOutSpec(topology="mpft" if nics > 1 else "ft2", radix=64, planes=nics,
                       nic_bytes_per_s=NDR_NIC, nics_per_gpu=nics, achievable=0.92,
                       latency_s=3e-6, source=NDR_SOURCE)
-    spec = SystemSpec(name=name, description=f"{name} cluster", device=name,
-                      nodes=max(1, -(-world // 8)), gpus_per_node=8,
-                      nvlink_bytes_per_s=base.nvlink_bytes_per_s, scale_out=so,
-                      source="codesign.opt.sizing design cluster")
-    return SystemModel(spec, gpu)
+    pool = PoolSpec(device=name, nodes=max(1, -(-world // 8)), devices_per_node=8,
+                    scale_up=ScaleUpSpec(bytes_per_s=base.nvlink_bytes_per_s), scale_out=so)
+    SystemSpec(name=name, description=f"{name} cluster", pools={"gpus": pool},
+               source="codesign.opt.sizing design cluster")
+    return PoolNetwork.from_pool(name, pool, gpu)
 
 
 def evaluate_design(phys: _Physical, wl: _Workload, sms: int, stacks: int, l2_mb: int,

@@ -93,24 +93,18 @@ def resolve_serving_system(name: str, gpus: int | None, default_gpus: int = 8
     Raises:
         SpecError: ``system``: unknown name; ``gpus``: more GPUs than the preset has.
     """
-    from codesign.hw import HARDWARE, SYSTEMS
+    from codesign.hw import HARDWARE, System, resolve_system
 
-    if not isinstance(name, str):  # a model object
+    if not isinstance(name, str) and not isinstance(name, System):  # a model object
         return name, gpus or getattr(getattr(name, "spec", None), "gpus", default_gpus)
-    key = name.strip().lower()
-    if key in SYSTEMS:
-        sysm = SYSTEMS.get(key)
-        total = sysm.spec.gpus
-        if gpus is not None and gpus > total:
-            raise SpecError("gpus", f"{gpus} exceeds the {total} GPUs of {key}")
-        return sysm, gpus or total
-    if key not in HARDWARE:
-        raise SpecError("system", f"unknown system or device {name!r}",
-                        SYSTEMS.names() + HARDWARE.names())
-    from hwmodels.network.presets import cluster_of
-
-    n = gpus or default_gpus
-    return cluster_of(key, n), n
+    if isinstance(name, str) and name.strip().lower() in HARDWARE:
+        n = gpus or default_gpus
+        return resolve_system(name, n, "system").main.model, n
+    system = resolve_system(name, default_gpus, "system")
+    total = system.main.spec.devices
+    if gpus is not None and gpus > total:
+        raise SpecError("gpus", f"{gpus} exceeds the {total} GPUs of {system.name}")
+    return system.main.model, gpus or total
 
 
 def build_workload(arrival: str, *, rate: float | None, requests: int | None, seed: int,

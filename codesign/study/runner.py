@@ -105,25 +105,22 @@ def _evaluate(spec: StudySpec, cfg: Any, hw: str, batch: int, context: int, wd: 
     return evaluate_model(
         spec.model, spec.phase, batch, context, hw, tp=m.tp, dp=m.dp, ep=m.ep,
         redundant_experts=m.redundant_experts,
-        weight_dtype=None if wd == cfg.weight_dtype else wd.value,
+        weight_dtype=None if wd == cfg.weight_dtype else wd.value, ignore_memory=True,
     )
 
 
 def _row(spec: StudySpec, cfg: Any, r: RunResult, wd: Any, device: Any) -> dict[str, Any]:
-    from codesign.study.memory import estimate_rank_memory_bytes
-
     s = r.summary()
     m = spec.mapping
-    batch, context = s["batch"], s["context"]
-    kv_len = context + 1 if spec.phase == "decode" else context
-    mem = estimate_rank_memory_bytes(cfg, batch, kv_len, tp=m.tp, dp=m.dp, ep=m.ep,
-                                     redundant_experts=m.redundant_experts, weight_dtype=wd)
+    pools = r.meta["memory"].values()  # per pool: weights, KV and activations per device
+    mem = max(float(p["required_bytes"]) for p in pools)
+    fits = all(bool(p["fits"]) for p in pools)
     row = {k: s[k] for k in ("batch", "context", "model", "phase", "world", "tokens",
                              "latency_s", "tokens_per_s", "tokens_per_s_per_device",
                              "joules_per_token", "usd_per_million_tokens", "energy_j", "bound")}
     row.update(hw=s["hw"], weight_dtype=str(wd), memory_gb_per_device=mem / 1e9,
                device_memory_gb=device.memory_bytes / 1e9,
-               fits_memory=bool(mem <= device.memory_bytes), **m.model_dump())
+               fits_memory=fits, **m.model_dump())
     return {c: row[c] for c in COLUMNS}
 
 
@@ -189,7 +186,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     """Evaluate every point of ``spec`` (no files): (table, reference run, its device)."""
     import pandas as pd
 
-    from codesign.evaluate import resolve_device
+    from codesign.hw import resolve_device
     from workloads.registry import load_model
 
     cfg = load_model(spec.model, field="model")

@@ -210,11 +210,11 @@ class TpotSpec(_Frozen):
 
     @model_validator(mode="after")
     def _ep_fits(self) -> TpotSpec:
-        from codesign.hw import SYSTEMS
+        from codesign.hw import resolve_system
 
         for side in ("scale_out", "scale_up"):
-            system = SYSTEMS.get(getattr(self, f"{side}_system"))
-            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")
+            system = resolve_system(getattr(self, f"{side}_system")).main.model
+            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")  # type: ignore[attr-defined]
         return self
 
 

@@ -63,8 +63,17 @@ def _bytes_per(dtype: DType) -> float:
     return dtype.bits / 8
 
 
+def calibration_label(source: str) -> str:
+    """``transferred from <chip>`` or ``calibrated`` from an efficiency source string."""
+    if source.startswith("transferred from "):
+        return " ".join(source.split()[:3])
+    return "calibrated"
+
+
 class GpuModel:
     """A GPU described by a :class:`GpuSpec`."""
+
+    family = "gpu"
 
     def __init__(self, spec: GpuSpec) -> None:
         self.spec = spec
@@ -102,6 +111,7 @@ class GpuModel:
             "kind": "gpu",
             "description": s.description,
             "peak_flops": peaks,
+            "calibration": calibration_label(s.efficiency.source),
             **s.model_dump(mode="json"),
         }
 

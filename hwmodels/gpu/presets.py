@@ -42,12 +42,12 @@ def load_calibration(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _transferred(ds: GpuDatasheet, note: str) -> GpuModel:
-    """``ds`` with the reference calibration's efficiencies and scaled energy."""
-    ref_cal = load_calibration(REFERENCE)
-    ref = DATASHEETS[REFERENCE]()
+def transferred(ds: GpuDatasheet, reference: str = REFERENCE, note: str = "") -> GpuModel:
+    """``ds`` with the calibrated chip ``reference``'s efficiencies and scaled energy."""
+    ref_cal = load_calibration(reference)
+    ref = DATASHEETS[reference]()
     eff = GpuEfficiency(
-        **{**ref_cal["efficiency"], "source": f"transferred from {REFERENCE} calibration ({note})"}
+        **{**ref_cal["efficiency"], "source": f"transferred from {reference} calibration ({note})"}
     )
     e = ref_cal["energy"]
     flop_scale = (ds.tdp_w / ds.peak_flops("bf16")) / (ref.tdp_w / ref.peak_flops("bf16"))
@@ -61,7 +61,7 @@ def _transferred(ds: GpuDatasheet, note: str) -> GpuModel:
         j_per_flop={k: v * flop_scale for k, v in e["j_per_flop"].items()},
         j_per_dram_byte=e["j_per_dram_byte"] * (1.0 if same_die else byte_scale),
         source=(
-            f"{REFERENCE} NVML fit"
+            f"{reference} NVML fit"
             + (
                 ""
                 if same_die
@@ -73,17 +73,24 @@ def _transferred(ds: GpuDatasheet, note: str) -> GpuModel:
     return GpuModel(build_spec(ds, eff, energy))
 
 
+def from_parts(ds: GpuDatasheet, efficiency: Any, energy: Any, origin: str) -> GpuModel:
+    """A model from a datasheet and calibration documents (``efficiency``, ``energy``)."""
+    try:
+        eff = GpuEfficiency(**efficiency)
+        en = GpuEnergy(**energy)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SpecError(origin, f"not a GPU calibration: {str(e).splitlines()[0]}") from None
+    return GpuModel(build_spec(ds, eff, en))
+
+
 def from_calibration(cal: dict[str, Any], origin: str) -> GpuModel:
     """A model from a calibration document (``datasheet``, ``efficiency``, ``energy``)."""
     name = cal.get("datasheet")
     if name not in DATASHEETS:
         raise SpecError(f"{origin}: datasheet", f"unknown {name!r}", sorted(DATASHEETS))
-    try:
-        eff = GpuEfficiency(**cal["efficiency"])
-        energy = GpuEnergy(**cal["energy"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise SpecError(origin, f"not a GPU calibration: {str(e).splitlines()[0]}") from None
-    return GpuModel(build_spec(DATASHEETS[name](), eff, energy))
+    if "efficiency" not in cal or "energy" not in cal:
+        raise SpecError(origin, "not a GPU calibration: needs efficiency and energy")
+    return from_parts(DATASHEETS[name](), cal["efficiency"], cal["energy"], origin)
 
 
 def h100_sxm() -> GpuModel:
@@ -92,36 +99,45 @@ def h100_sxm() -> GpuModel:
 
 
 def h800_sxm() -> GpuModel:
-    return _transferred(DATASHEETS["h800-sxm"](), "same GH100 die")
+    return transferred(DATASHEETS["h800-sxm"](), note="same GH100 die")
 
 
 def h200_sxm() -> GpuModel:
-    return _transferred(DATASHEETS["h200-sxm"](), "same GH100 die, HBM3e")
+    return transferred(DATASHEETS["h200-sxm"](), note="same GH100 die, HBM3e")
 
 
 def b200() -> GpuModel:
-    return _transferred(DATASHEETS["b200"](), "Blackwell: not validated")
+    return transferred(DATASHEETS["b200"](), note="Blackwell: not validated")
 
 
 def a100_sxm() -> GpuModel:
-    return _transferred(DATASHEETS["a100-sxm"](), "Ampere: not validated")
+    return transferred(DATASHEETS["a100-sxm"](), note="Ampere: not validated")
 
 
 def v100s() -> GpuModel:
-    return _transferred(DATASHEETS["v100s"](), "Volta: not validated")
+    return transferred(DATASHEETS["v100s"](), note="Volta: not validated")
 
 
 def rtx_4090() -> GpuModel:
-    return _transferred(DATASHEETS["rtx-4090"](), "Ada: not validated")
+    return transferred(DATASHEETS["rtx-4090"](), note="Ada: not validated")
 
 
 def jetson_agx_orin() -> GpuModel:
-    return _transferred(DATASHEETS["jetson-agx-orin"](), "Ampere GA10B: not validated")
+    return transferred(DATASHEETS["jetson-agx-orin"](), note="Ampere GA10B: not validated")
 
 
 def load_gpu_file(path: str) -> GpuModel:
-    """A user's calibration JSON/YAML, by path."""
-    return from_calibration(load_mapping(Path(path)), path)
+    """A GPU document (see :mod:`hwmodels.gpu.family`) by path; ``family: gpu`` may be left
+    out of a calibration file (``datasheet``, ``efficiency``, ``energy``)."""
+    from hwmodels.gpu.family import GpuFamily
+
+    doc = load_mapping(Path(path))
+    if not isinstance(doc, dict):
+        raise SpecError(path, "a GPU document is a mapping")
+    body = {k: v for k, v in doc.items() if k != "family"}
+    model = GpuFamily().load(body, path)
+    assert isinstance(model, GpuModel)
+    return model
 
 
 PRESETS = {

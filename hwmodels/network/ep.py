@@ -37,7 +37,7 @@ from codesign.ir.dtypes import DType
 from codesign.ir.ops import Combine, Dispatch
 
 if TYPE_CHECKING:
-    from hwmodels.network.system import SystemModel
+    from hwmodels.network.system import PoolNetwork
 
 FP8_SCALE_BLOCK = 128
 
@@ -78,7 +78,7 @@ def _distinct(slots: int, picks: float) -> float:
     return slots * (1.0 - (1.0 - 1.0 / slots) ** picks)
 
 
-def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k: int,
+def ep_estimate(system: PoolNetwork, phase: str, tokens: int, hidden: int, top_k: int,
                 ep: int, wire: DType, max_nodes: int = 0, skew: float = 1.0,
                 local_via_rdma: bool = True) -> EpEstimate:
     """Dispatch (``phase="dispatch"``) or combine time on ``system`` (see module docstring)."""
@@ -121,18 +121,18 @@ def ep_estimate(system: SystemModel, phase: str, tokens: int, hidden: int, top_k
     return EpEstimate(phase, t, bottleneck, nv, rdma, m, m * gpus_in_node)
 
 
-def _small_a2a_time(system: SystemModel, g: int) -> float:
+def _small_a2a_time(system: PoolNetwork, g: int) -> float:
     """Latency of a tiny all-to-all at ``g`` ranks on NVLink (the fixed part of an EP step)."""
     return system.intra("all_to_all", 1024, max(g, 2)).time_s
 
 
-def _nvlink_a2a_bw(system: SystemModel, g: int) -> float:
+def _nvlink_a2a_bw(system: PoolNetwork, g: int) -> float:
     """Per-GPU all-to-all bus bandwidth on NVLink at ``g`` ranks (calibrated, scaled)."""
     e = system.intra("all_to_all", 1 << 30, max(g, 2))
     return e.bus_bytes / (e.time_s - _small_a2a_time(system, g))
 
 
-def ep_traffic(system: SystemModel, op: Dispatch | Combine) -> EpEstimate:
+def ep_traffic(system: PoolNetwork, op: Dispatch | Combine) -> EpEstimate:
     """The estimate for an IR dispatch or combine op."""
     if isinstance(op, Dispatch):
         return ep_estimate(system, "dispatch", op.tokens, op.hidden, op.top_k, op.ep, op.wire,

@@ -98,7 +98,7 @@ def multi_plane_effects(radix: int = 64, planes: int = 8, *,
     one failed plane, and single-plane); ``flow_check`` (:func:`failed_plane_flow_check`);
     ``findings`` (sentences).
     """
-    from codesign.hw import SYSTEMS
+    from hwmodels.network.presets import pool_network
 
     mp = build_topology("mpft", radix, planes=planes)
     e = mp.endpoints
@@ -116,7 +116,7 @@ def multi_plane_effects(radix: int = 64, planes: int = 8, *,
     ]
     k_needed = math.ceil(math.sqrt(2 * e))
     k_needed += k_needed % 2
-    base = SYSTEMS.get(system)
+    base = pool_network(system)
     runs = {
         "multi_plane": ep_tpot(system_variant(base, planes=planes), ep, tokens_per_device,
                                layers, hidden, experts_per_token),

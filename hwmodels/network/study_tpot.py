@@ -105,7 +105,7 @@ def tpot_bound(system_or_bandwidth: Any, tokens_per_device: int = 32, layers: in
 def system_variant(system: Any, *, planes: int | None = None, failed_planes: int = 0) -> Any:
     """``system`` with its scale-out network redrawn: ``planes`` planes (1: a plain FT2),
     ``failed_planes`` of them out of service. Same NICs per GPU."""
-    from hwmodels.network.system import SystemModel
+    from hwmodels.network.system import PoolNetwork
 
     so = system.spec.scale_out
     if so is None:
@@ -117,7 +117,7 @@ def system_variant(system: Any, *, planes: int | None = None, failed_planes: int
     name = f"{system.name}-p{p}" + (f"-fail{failed_planes}" if failed_planes else "")
     spec = system.spec.model_copy(update={
         "name": name, "scale_out": so.model_copy(update=upd)})
-    return SystemModel(spec, system.gpu)
+    return PoolNetwork(spec, system.gpu)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +205,9 @@ def tpot_table(scale_out_system: str = "deepseek-h800-mpft", scale_out_ep: int =
     """Per interconnect variant: the paper's formula on the system's line rate (``hidden``)
     and the codesign EP model. Variants: the scale-out system with ``planes`` planes, one
     plane, ``planes`` with one failed, one plane failed; the scale-up domain."""
-    from codesign.hw import SYSTEMS
+    from hwmodels.network.presets import pool_network
 
-    base = SYSTEMS.get(scale_out_system)
+    base = pool_network(scale_out_system)
     variants = [
         (f"400G IB, {planes}-plane", system_variant(base, planes=planes), scale_out_ep),
         ("400G IB, 1 plane (FT2)", system_variant(base, planes=1), scale_out_ep),
@@ -215,7 +215,7 @@ def tpot_table(scale_out_system: str = "deepseek-h800-mpft", scale_out_ep: int =
                                                                failed_planes=1), scale_out_ep),
         ("400G IB, 1 plane, failed", system_variant(base, planes=1, failed_planes=1),
          scale_out_ep),
-        ("GB200 NVL72 domain", SYSTEMS.get(scale_up_system), scale_up_ep),
+        ("GB200 NVL72 domain", pool_network(scale_up_system), scale_up_ep),
     ]
     rows = []
     for label, system, ep in variants:

@@ -1,6 +1,7 @@
-"""``SystemSpec`` and ``SystemModel``: GPUs in scale-up domains joined by a scale-out network.
+"""``PoolNetwork``: one pool of a system, its GPUs in scale-up domains joined by a scale-out
+network; the fabric the core wraps around a pool's device model (``codesign.hw.FABRICS``).
 
-A system is ``nodes`` scale-up domains (an 8-GPU NVSwitch board, or a 72-GPU NVL72 rack) of
+A pool is ``nodes`` scale-up domains (an 8-GPU NVSwitch board, or a 72-GPU NVL72 rack) of
 ``gpus_per_node`` GPUs; each GPU has ``planes`` NICs' worth of scale-out bandwidth (one NIC
 per plane in DeepSeek's multi-plane fat-tree). ``SystemModel`` implements the hardware
 contract: compute ops go to the GPU model, communication ops to the collective and
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codesign.errors import SpecError
 from codesign.hw.cost import OpCost
+from codesign.hw.system import PoolSpec, ScaleOutSpec, ScaleUpSpec
 from codesign.ir.dtypes import DType
 from codesign.ir.ops import AllGather, AllReduce, Combine, Dispatch, Op, ReduceScatter
 from hwmodels.network.collectives import (
@@ -39,37 +41,10 @@ from hwmodels.network.collectives import (
 CALIBRATION_NVLINK_BYTES_PER_S = 900e9
 
 
-class ScaleOutSpec(BaseModel):
-    """The scale-out network as each GPU sees it.
-
-    Attributes:
-        topology: topology kind (``ft2``, ``mpft``, ...), for counts and cost.
-        radix: switch radix.
-        planes: independent planes; each GPU has one NIC (``nic_bytes_per_s``) per plane
-            when ``nics_per_gpu`` equals planes, else NICs are shared through the scale-up
-            domain (multi-plane: one NIC per GPU, plane = GPU index in its node).
-        nic_bytes_per_s: one NIC's line rate, bytes/s per direction.
-        nics_per_gpu: NICs per GPU.
-        achievable: fraction of line rate a transfer reaches (headers, encoding, RDMA).
-        latency_s: one-way latency through the fabric (NIC to NIC).
-        failed_planes: planes out of service (bandwidth drops; traffic reroutes via NVLink).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    topology: str
-    radix: int = Field(gt=0)
-    planes: int = Field(gt=0)
-    nic_bytes_per_s: float = Field(gt=0)
-    nics_per_gpu: int = Field(gt=0)
-    achievable: float = Field(gt=0, le=1)
-    latency_s: float = Field(ge=0)
-    failed_planes: int = Field(0, ge=0)
-    source: str
-
-
-class SystemSpec(BaseModel):
-    """A named system. Bandwidths per GPU, bytes/s; ``nvlink_bytes_per_s`` both directions."""
+class PoolNetworkSpec(BaseModel):
+    """One pool's devices and networks, flattened for the collective models. Bandwidths per
+    GPU, bytes/s; ``nvlink_bytes_per_s`` both directions (built from a core ``PoolSpec`` by
+    :meth:`PoolNetwork.from_pool`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,13 +70,30 @@ def nvlink_params() -> LinkClassParams:
     return LinkClassParams(collectives=doc["collectives"], sms=doc["sms"], source=doc["source"])
 
 
+#: switches a worst-case minimal route traverses, by topology: fat trees of two tiers go
+#: leaf-spine-leaf (3), of three tiers leaf-aggregation-core-aggregation-leaf (5); a
+#: dragonfly's minimal route is router, gateway, (global link), gateway, router (4); a slim
+#: fly has diameter 2 (3 routers). ``ScaleOutSpec.latency_s`` is the two-tier figure.
+SWITCH_HOPS = {"ft2": 3, "mpft": 3, "mrft": 3, "ft3": 5, "dragonfly": 4, "slimfly": 3}
+REFERENCE_HOPS = 3
+
+
+def fabric_latency_s(so: ScaleOutSpec) -> float:
+    """One-way NIC-to-NIC latency on ``so``'s topology: the two-tier latency plus
+    ``switch_latency_s`` per switch hop beyond three (see :data:`SWITCH_HOPS`)."""
+    hops = SWITCH_HOPS.get(so.topology, REFERENCE_HOPS)
+    return so.latency_s + (hops - REFERENCE_HOPS) * so.switch_latency_s
+
+
 def scale_out_params(so: ScaleOutSpec) -> LinkClassParams:
-    """Collective parameters of the scale-out network: line rate x achievable, per-step
-    latency = fabric latency plus a NIC/proxy overhead (estimates; see module docstring)."""
-    bw = so.nic_bytes_per_s * so.nics_per_gpu * so.achievable
-    protos = {"LL": ProtocolParams(step_latency_s=so.latency_s + 2e-6, efficiency=0.5),
-              "LL128": ProtocolParams(step_latency_s=so.latency_s + 3e-6, efficiency=0.9),
-              "Simple": ProtocolParams(step_latency_s=so.latency_s + 5e-6, efficiency=1.0)}
+    """Collective parameters of the scale-out network: line rate x achievable (divided by
+    the oversubscription of leaf uplinks), per-step latency = the topology's fabric latency
+    plus a NIC/proxy overhead (estimates; see module docstring)."""
+    bw = so.nic_bytes_per_s * so.nics_per_gpu * so.achievable / so.oversubscription
+    lat = fabric_latency_s(so)
+    protos = {"LL": ProtocolParams(step_latency_s=lat + 2e-6, efficiency=0.5),
+              "LL128": ProtocolParams(step_latency_s=lat + 3e-6, efficiency=0.9),
+              "Simple": ProtocolParams(step_latency_s=lat + 5e-6, efficiency=1.0)}
     one = CollectiveParams(base_latency_s=10e-6, bus_bytes_per_s=bw, peer_half=0.0,
                            protocols=protos)
     return LinkClassParams(
@@ -133,18 +125,59 @@ class CollectivePlan(BaseModel):
         return steps_and_bus(self.kind, self.nbytes, self.world)[1] / max(self.time_s, 1e-30)
 
 
-class SystemModel:
-    """A system of identical GPUs: compute by the GPU model, communication by the network."""
+class PoolNetwork:
+    """A pool of identical GPUs: compute by the GPU model, communication by the network."""
 
-    def __init__(self, spec: SystemSpec, device: Any | None = None) -> None:
+    family = "gpu"
+
+    def __init__(self, spec: PoolNetworkSpec, device: Any | None = None) -> None:
         from codesign.hw import get_device
 
         self.spec = spec
         self.name = spec.name
         self.gpu = device or get_device(spec.device)
+        self.device = self.gpu
+        #: the core pool this network was built from (``from_pool``), else its equivalent
+        self.pool_spec = PoolSpec(
+            device=spec.device, nodes=spec.nodes, devices_per_node=spec.gpus_per_node,
+            scale_up=(ScaleUpSpec(bytes_per_s=spec.nvlink_bytes_per_s)
+                      if spec.nvlink_bytes_per_s > 0 else None),
+            scale_out=spec.scale_out)
         self._nvlink = nvlink_params()
         self._nvlink_scale = spec.nvlink_bytes_per_s / CALIBRATION_NVLINK_BYTES_PER_S
         self._ib = scale_out_params(spec.scale_out) if spec.scale_out else None
+
+    @classmethod
+    def from_pool(cls, name: str, pool: PoolSpec, device: Any) -> PoolNetwork:
+        """The fabric of a core pool around its device model (registered as the default
+        fabric in ``codesign.hw.FABRICS``)."""
+        su = pool.scale_up
+        spec = PoolNetworkSpec(
+            name=name, description=pool.role or f"pool {name}", device=device.name,
+            nodes=pool.nodes, gpus_per_node=pool.devices_per_node,
+            nvlink_bytes_per_s=su.bytes_per_s if su is not None else 0.0,
+            scale_out=pool.scale_out, source=(su.source if su is not None else ""))
+        net = cls(spec, device)
+        net.pool_spec = pool
+        return net
+
+    def network_capex_and_power(self, devices: int) -> tuple[float, float]:
+        """Capital cost (USD) and power (W) of the scale-out network that ``devices`` of the
+        pool use: nothing while they fit in one node (NVSwitch is priced in the devices),
+        else their NICs plus their share of the topology's switches, optics and cables (per
+        endpoint, from the topology's closed-form counts and unit prices, ``ndr_400g_prices``).
+        """
+        so = self.spec.scale_out
+        if so is None or devices <= self.spec.gpus_per_node:
+            return 0.0, 0.0
+        from hwmodels.network.topology import build_topology
+
+        planes = so.planes if so.topology == "mpft" else None
+        topo = build_topology(so.topology, so.radix, planes)
+        nics = devices * so.nics_per_gpu
+        capex = devices * topo.cost_per_endpoint_usd + nics * topo.cost.nic_price_usd
+        power = devices * topo.power_w / topo.endpoints + nics * topo.cost.nic_power_w
+        return capex, power
 
     # ------------------------------------------------------------------ contract
     @property

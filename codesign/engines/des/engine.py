@@ -34,9 +34,14 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
+from codesign.engines.analytical import finish
+from codesign.engines.placed import PlacedGraph, graph_tokens, place
 from codesign.engines.result import OpRecord, RunResult
 from codesign.errors import SpecError
 from codesign.hw.device import DeviceModel, LaunchMode
+from codesign.hw.placement import PlacementSpec
+from codesign.hw.resolve import System
+from codesign.hw.system import SystemSpec
 from codesign.ir.graph import WorkloadGraph
 
 if TYPE_CHECKING:
@@ -55,10 +60,11 @@ class DesEngine:
     def run(
         self,
         graph: WorkloadGraph,
-        device: DeviceModel,
+        system: System | SystemSpec | DeviceModel,
+        placement: PlacementSpec | None = None,
         *,
-        tokens: int,
-        world: int = 1,
+        tokens: int | None = None,
+        world: int | None = None,
         launch: LaunchMode = "graph",
         schedule: Schedule = "serial",
         micro_batches: int | None = None,
@@ -69,13 +75,18 @@ class DesEngine:
         seed: int = 0,
         jitter: float = 0.0,
     ) -> RunResult:
-        """Simulate one pass of ``graph`` (one rank's share) on ``device``.
+        """Simulate one pass of ``graph`` (one rank's share) on ``system``.
 
         Args:
             graph: the rank's graph (the whole batch).
-            device: the device (or system) model of every rank.
-            tokens: new tokens the whole deployment processes in the pass.
-            world: ranks running the same graph in parallel.
+            system: a system, its spec, or a device model (a pool of ``world`` of them).
+            placement: which pool runs which ops (default: all on the first pool, with the
+                parallelism in ``graph.meta``); several pools run on
+                :mod:`codesign.engines.des.pools` (one stream per pool, a SimPy resource per
+                link between pools).
+            tokens: new tokens the whole deployment processes in the pass (default: the
+                graph's batch x new tokens per sequence).
+            world: devices of a bare device model's pool.
             launch: ``graph`` (CUDA-graph replay) or ``eager`` (host issue per kernel).
             schedule: ``serial``, ``dbo``, ``nanoflow`` or ``tokenweave``.
             micro_batches: micro-/nano-batches or token splits (default: the number of
@@ -97,6 +108,20 @@ class DesEngine:
         from codesign.engines.des.resources import device_planes, device_sm_count
         from codesign.engines.des.sim import CostCache, SimOptions, Simulation, prepare
 
+        pg = place(graph, system, placement, world=world)
+        n_tokens = tokens if tokens is not None else (graph_tokens(graph) or 1)
+        if not pg.single_pool:
+            from codesign.engines.des.pools import run_pools
+
+            _check(tokens=n_tokens, world=pg.world, launch=launch, comm_sms=comm_sms,
+                   sm_count=None, explicit_sms=False, jitter=jitter, seed=seed)
+            if schedule != "serial" or micro_batch_graphs:
+                raise SpecError("schedule", "placements over several pools run the serial "
+                                "schedule (one micro-batch) in this version", ["serial"])
+            return run_pools(pg, tokens=n_tokens, launch=launch, trace=trace)
+        device = pg.model_of(pg.order[0])
+        world = pg.world
+        tokens = n_tokens
         graphs, warning = _parts(graph, schedule, micro_batches, micro_batch_graphs)
         sms = _check(tokens=tokens, world=world, launch=launch, comm_sms=comm_sms,
                      sm_count=sm_count if sm_count is not None else device_sm_count(device),
@@ -112,7 +137,7 @@ class DesEngine:
         opt = SimOptions(schedule, launch, sms or 0, comm_sms, planes, trace,
                          _jitter(parts, jitter, seed))
         out = Simulation(parts, device, opt).run()
-        return _result(self.name, graph, device, tokens, world, out, parts, opt, warning,
+        return _result(self.name, pg, device, tokens, world, out, parts, opt, warning,
                        seed, jitter)
 
 
@@ -215,7 +240,7 @@ def _tally(out: SimOutcome, parts: list[GraphPlan], idle_w: float, trace: bool) 
     return t
 
 
-def _result(engine: str, graph: WorkloadGraph, device: DeviceModel, tokens: int, world: int,
+def _result(engine: str, pg: PlacedGraph, device: DeviceModel, tokens: int, world: int,
             out: SimOutcome, parts: list[GraphPlan], opt: SimOptions, warning: str | None,
             seed: int, jitter: float) -> RunResult:
     idle_w = device.idle_power_w
@@ -244,7 +269,6 @@ def _result(engine: str, graph: WorkloadGraph, device: DeviceModel, tokens: int,
         meta["trace"] = timeline_events(
             names, t.slices, out.sm.log or [],
             process=f"rank 0 of {world} ({device.name}, {opt.schedule})")
-    return RunResult(graph=graph.name, device=device.name, engine=engine, world=world,
-                     tokens=tokens, latency_s=span,
-                     energy_j=(t.dynamic_j + idle_w * span) * world,
-                     usd_per_hour=device.usd_per_hour * world, records=t.records, meta=meta)
+    r = finish(pg, engine, span, (t.dynamic_j + idle_w * span) * world, t.records, tokens)
+    r.meta.update(meta)
+    return r

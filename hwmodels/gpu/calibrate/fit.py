@@ -375,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     spec, report = calibrate(Path(args.data), DATASHEETS[args.datasheet]())
     doc = {
+        "family": "gpu",
         "datasheet": args.datasheet,
         "efficiency": spec.efficiency.model_dump(mode="json"),
         "energy": spec.energy.model_dump(mode="json"),

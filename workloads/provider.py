@@ -1,0 +1,99 @@
+"""The transformer workload family as the core sees it (``codesign.ir.models.WORKLOADS``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from codesign.hw.placement import ParallelSpec
+from codesign.ir.dtypes import DType
+from codesign.ir.graph import WorkloadGraph
+from codesign.ir.models import WORKLOADS, MemoryFootprint
+from codesign.ir.spec import BuildOptions, PhaseSpec
+from workloads.builder import build_model_graph
+from workloads.config import ModelConfig
+from workloads.params import count_params
+from workloads.registry import load_model, model_names
+
+#: live activation tensors of the widest layer counted in a pass's workspace (residual,
+#: normed input, the projection output and one temporary): an estimate
+ACTIVATION_TENSORS = 4
+
+
+class TransformerFamily:
+    """Dense, GQA, MLA and MoE transformers (``workloads``)."""
+
+    def names(self) -> list[str]:
+        return model_names()
+
+    def load(self, name_or_path: str, field: str = "model") -> ModelConfig:
+        return load_model(name_or_path, field)
+
+    def build_graph(self, cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+                    options: BuildOptions) -> WorkloadGraph:
+        return build_model_graph(cfg, phase, parallel, options)
+
+    def num_experts(self, cfg: ModelConfig) -> int | None:
+        return cfg.moe.n_routed_experts if cfg.moe is not None else None
+
+    def describe(self, cfg: ModelConfig) -> dict[str, Any]:
+        from workloads.summary import describe_model
+
+        return describe_model(cfg)
+
+    def footprint(self, cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+                  options: BuildOptions, layers: tuple[int, int] | None = None,
+                  ops: str = "all") -> MemoryFootprint:
+        """Weights, KV cache and activations of the busiest rank (see
+        :func:`rank_footprint`)."""
+        return rank_footprint(cfg, phase, parallel, options, layers, ops)
+
+
+def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,
+                   options: BuildOptions, layers: tuple[int, int] | None = None,
+                   ops: str = "all") -> MemoryFootprint:
+    """Bytes on the busiest rank of a stage.
+
+    Routed experts (with ``redundant_experts`` replicas) are split over ``ep`` ranks (over
+    ``tp`` when ``ep == 1``); other linear layers and the remaining weights over ``tp``; the
+    KV cache of ``ceil(batch / dp)`` sequences of ``context + seq`` tokens over
+    ``min(tp, kv heads)`` (MLA's latent cache is replicated over TP ranks). A stage holding
+    ``layers`` holds that fraction of the layer weights and KV; the embedding goes with
+    layer 0 and the LM head with the last layer. An ``attention`` stage holds the attention
+    weights and the KV cache, an ``ffn`` stage the FFN weights and no KV. Activations:
+    :data:`ACTIVATION_TENSORS` tensors of the rank's tokens at the widest per-rank width
+    (an estimate; workspaces of attention kernels and the CUDA context are not counted).
+    """
+    p = count_params(cfg)
+    w = (options.weight_dtype or cfg.weight_dtype).bits / 8
+    other = options.act_dtype.bits / 8
+    tp, ep = par.tp, par.ep
+    routed = float(p.moe_routed) * w
+    if cfg.moe is not None and p.moe_routed:
+        slots = cfg.moe.n_routed_experts + par.redundant_experts
+        routed = routed * slots / cfg.moe.n_routed_experts / (ep if ep > 1 else tp)
+    attn = p.attention * w / tp
+    ffn = (p.dense_ffn + p.moe_shared) * w / tp + routed + p.moe_gate * other
+    norms = p.norms * other
+    L = cfg.num_layers
+    a, b = layers if layers is not None else (0, L)
+    frac = (b - a) / L
+    weights = {"all": attn + ffn, "attention": attn, "ffn": ffn}[ops] * frac
+    weights += norms * frac
+    if a == 0 and ops in ("all", "attention"):
+        weights += p.embedding * other / tp
+    if b == L and ops in ("all", "ffn"):
+        weights += p.lm_head * other / tp
+    kv_split = 1 if cfg.mla is not None else min(tp, cfg.num_kv_heads)
+    seqs = math.ceil(phase.batch / par.dp)
+    kv_dtype: DType = options.kv_dtype
+    kv = (cfg.kv_cache_bytes_per_token(kv_dtype) * seqs * phase.kv_len / kv_split * frac
+          if ops in ("all", "attention") else 0.0)
+    tokens = seqs * phase.seq_len
+    width = max(cfg.hidden_size, cfg.num_heads * cfg.head_dim // tp,
+                2 * cfg.intermediate_size // tp)
+    act = ACTIVATION_TENSORS * tokens * width * other
+    return MemoryFootprint(weights, kv, act)
+
+
+WORKLOADS.register("transformer", TransformerFamily)
