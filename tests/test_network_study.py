@@ -22,7 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from codesign.cli_study import study_app
+from codesign.cli.study import study_app
 from codesign.errors import SpecError
 from codesign.study import bundled_studies, load_study, run_study, spec_from_mapping
 from codesign.study.runner import OUTPUT_FILES

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from codesign.cli_optimize import optimize_app
+from codesign.cli.optimize import optimize_app
 from codesign.errors import SpecError
 from codesign.opt import SolverError, place_experts, rebalance_experts, solve
 from codesign.opt.eplb import balanced_packing, gpu_loads
@@ -366,7 +366,7 @@ def test_main_cli_prints_one_line_and_exits_2(tmp_path: Path, monkeypatch: pytes
 
 
 def test_import_stays_light() -> None:
-    code = ("import sys, codesign, codesign.opt, codesign.cli_optimize; "
+    code = ("import sys, codesign, codesign.opt, codesign.cli.optimize; "
             "print('pyomo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

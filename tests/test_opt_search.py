@@ -238,7 +238,7 @@ def test_workload_that_fits_no_design():
 # ------------------------------------------------------------------------------ CLI
 @pytest.fixture(scope="module")
 def optimize_cli():
-    from codesign.cli_optimize_search import deployment, hardware
+    from codesign.cli.optimize import deployment, hardware
 
     app = typer.Typer(pretty_exceptions_enable=False)
     app.command("deployment")(deployment)

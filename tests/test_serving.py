@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from codesign.cli_simulate import simulate_app
+from codesign.cli.simulate import simulate_app
 from codesign.errors import SpecError
 from codesign.serving import (
     LengthDist,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from codesign.cli_study import study_app
+from codesign.cli.study import study_app
 from codesign.errors import SpecError
 from codesign.evaluate import evaluate_model
 from codesign.hw import get_device

@@ -4,7 +4,7 @@ Two document forms (``family: gpu`` plus):
 
 * **model**: every field of :class:`~hwmodels.gpu.spec.GpuSpec` (datasheet facts, fitted
   efficiencies, energy, cost, sources) -- what ``codesign hw show NAME --yaml`` writes; it
-  reads back to the same model.
+  reads back to the same model (``hw show --json`` output too: its derived keys are skipped).
 * **datasheet**: ``datasheet:`` a preset name or a mapping of
   :class:`~hwmodels.gpu.datasheet.GpuDatasheet` fields, with optional ``efficiency`` and
   ``energy`` (a ``codesign calibrate gpu`` result). Without them the chip is hypothetical:
@@ -29,6 +29,9 @@ from hwmodels.gpu.spec import GpuSpec
 
 #: chips with a calibration of their own (``calibrated/<name>.json``)
 CALIBRATED: tuple[str, ...] = ("h100-sxm",)
+#: keys ``GpuModel.describe()`` derives from the spec (``hw show --json`` prints them); a
+#: document that carries them reads back as the model form
+DERIVED_KEYS = ("kind", "peak_flops", "calibration")
 
 
 def _error(e: ValidationError, origin: str) -> SpecError:
@@ -79,8 +82,9 @@ class GpuFamily:
 
     def load(self, doc: Mapping[str, Any], origin: str) -> DeviceModel:
         if "datasheet" not in doc:
+            body = {k: v for k, v in doc.items() if k not in DERIVED_KEYS}
             try:
-                return GpuModel(GpuSpec.model_validate(dict(doc)))
+                return GpuModel(GpuSpec.model_validate(body))
             except ValidationError as e:
                 raise _error(e, origin) from None
         from hwmodels.gpu.presets import from_parts, transferred

@@ -107,6 +107,7 @@ class GpuModel:
         s = self.spec
         peaks = {c: s.peak_flops(c) for c in s.supported_classes()}
         return {
+            "family": "gpu",
             "name": s.name,
             "kind": "gpu",
             "description": s.description,

@@ -2,18 +2,18 @@
 on a system; TTFT/TPOT/E2E percentiles, throughput, goodput, utilization, energy and cost.
 
 Thin: the command calls :func:`codesign.serving.simulate`. Errors are :class:`SpecError`
-naming the flag; the main CLI prints them as one line and exits with code 2. The main app
-registers the command with ``app.command("simulate")(simulate)``; ``simulate_app`` is the same
-command as a stand-alone Typer app.
+naming the flag; the main CLI prints them as one line and exits with code 2.
+:mod:`codesign.cli.app` registers the command with ``app.command("simulate")(simulate)``;
+``simulate_app`` is the same command as a stand-alone Typer app.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
+from codesign.cli.common import emit_json
 from codesign.errors import SpecError
 
 #: library parameter -> CLI flag, for error messages
@@ -118,7 +118,7 @@ def simulate(
         raise SpecError(_flag(e.field), e.message, e.allowed) from None
     summary = result.summary()
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        emit_json(summary)
         return
     _print_summary(summary)
 

@@ -1,18 +1,18 @@
 """``codesign study``: run a bundled or user design study, list the bundled ones.
 
 Thin: each command calls one library function. Errors are :class:`SpecError`; the main CLI
-prints them as one line and exits with code 2. The main app mounts this one with
+prints them as one line and exits with code 2. :mod:`codesign.cli.app` mounts this one with
 ``app.add_typer(study_app, name="study")``.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from codesign.cli.common import JsonFlag, emit_json
 from codesign.errors import SpecError
 
 study_app = typer.Typer(
@@ -21,10 +21,6 @@ study_app = typer.Typer(
     help="Design studies: sweeps of devices, batches and contexts (or of network topologies) "
     "with a report.",
 )
-
-
-def _emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
 @study_app.command("run")
@@ -55,7 +51,7 @@ def study_run(
                             e.allowed) from None
         raise
     if as_json:
-        _emit_json({**result.summary, "out_dir": str(out_dir),
+        emit_json({**result.summary, "out_dir": str(out_dir),
                     "report_html": str(result.report_path)})
         return
     if not quiet:
@@ -110,7 +106,7 @@ def _print_best(summary: dict[str, Any]) -> None:
 
 @study_app.command("list")
 def study_list(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """List the bundled studies."""
     from codesign.study import bundled_studies, load_study
@@ -128,7 +124,7 @@ def study_list(
                      "hw": list(s.hw), "batch": list(s.batch), "context": list(s.context),
                      "description": s.description})
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     from rich.console import Console
     from rich.table import Table
