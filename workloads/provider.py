@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from codesign.errors import SpecError
 from codesign.hw.placement import ParallelSpec
+from codesign.ir import models as contract
 from codesign.ir.dtypes import DType
 from codesign.ir.graph import WorkloadGraph
-from codesign.ir.models import WORKLOADS, MemoryFootprint
+from codesign.ir.models import WORKLOADS, MemoryFootprint, ParamCounts
 from codesign.ir.spec import BuildOptions, PhaseSpec
 from workloads.builder import build_model_graph
 from workloads.config import ModelConfig
@@ -20,6 +22,17 @@ from workloads.registry import load_model, model_names
 ACTIVATION_TENSORS = 4
 
 
+def own_config(cfg: contract.ModelConfig) -> ModelConfig:
+    """``cfg`` as this family's config.
+
+    Raises:
+        SpecError: a config of another family.
+    """
+    if not isinstance(cfg, ModelConfig):
+        raise SpecError("model", f"not a transformer config: {type(cfg).__name__}")
+    return cfg
+
+
 class TransformerFamily:
     """Dense, GQA, MLA and MoE transformers (``workloads``)."""
 
@@ -29,24 +42,29 @@ class TransformerFamily:
     def load(self, name_or_path: str, field: str = "model") -> ModelConfig:
         return load_model(name_or_path, field)
 
-    def build_graph(self, cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+    def build_graph(self, cfg: contract.ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
                     options: BuildOptions) -> WorkloadGraph:
-        return build_model_graph(cfg, phase, parallel, options)
+        return build_model_graph(own_config(cfg), phase, parallel, options)
 
-    def num_experts(self, cfg: ModelConfig) -> int | None:
-        return cfg.moe.n_routed_experts if cfg.moe is not None else None
+    def num_experts(self, cfg: contract.ModelConfig) -> int | None:
+        moe = own_config(cfg).moe
+        return moe.n_routed_experts if moe is not None else None
 
-    def describe(self, cfg: ModelConfig) -> dict[str, Any]:
+    def count_params(self, cfg: contract.ModelConfig) -> ParamCounts:
+        return count_params(own_config(cfg))
+
+    def describe(self, cfg: contract.ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+                 options: BuildOptions) -> dict[str, Any]:
         from workloads.summary import describe_model
 
-        return describe_model(cfg)
+        return describe_model(own_config(cfg), phase, parallel, options)
 
-    def footprint(self, cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+    def footprint(self, cfg: contract.ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
                   options: BuildOptions, layers: tuple[int, int] | None = None,
                   ops: str = "all") -> MemoryFootprint:
         """Weights, KV cache and activations of the busiest rank (see
         :func:`rank_footprint`)."""
-        return rank_footprint(cfg, phase, parallel, options, layers, ops)
+        return rank_footprint(own_config(cfg), phase, parallel, options, layers, ops)
 
 
 def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,

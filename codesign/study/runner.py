@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.engines.result import RunResult
 from codesign.errors import SpecError
+from codesign.ir.dtypes import DType
 from codesign.report.figures import METRICS
 from codesign.study.spec import AnyStudySpec, NetworkStudySpec, StudySpec
 
 if TYPE_CHECKING:
+    from codesign.hw.device import DeviceModel
+    from codesign.ir.models import ModelConfig
     from codesign.study.network_runner import NetworkStudyResult
 
 #: the files a run writes (and the only ones ``overwrite`` may replace)
@@ -83,10 +86,8 @@ def _check_out_dir(out: Path, overwrite: bool, study: str) -> None:
                         f"({', '.join(foreign[:3])}); refusing to replace it")
 
 
-def _weight_dtype(cfg: Any, device: Any, spec: StudySpec, hw: str) -> Any:
+def _weight_dtype(cfg: ModelConfig, device: DeviceModel, spec: StudySpec, hw: str) -> DType:
     """The model's weight format, or the fallback where ``device`` cannot compute in it."""
-    from codesign.ir.dtypes import DType
-
     if device.supports_dtype(cfg.weight_dtype):
         return cfg.weight_dtype
     if spec.weight_dtype_fallback is None:
@@ -98,7 +99,8 @@ def _weight_dtype(cfg: Any, device: Any, spec: StudySpec, hw: str) -> Any:
     return fb
 
 
-def _evaluate(spec: StudySpec, cfg: Any, hw: str, batch: int, context: int, wd: Any) -> RunResult:
+def _evaluate(spec: StudySpec, cfg: ModelConfig, hw: str, batch: int, context: int,
+              wd: DType) -> RunResult:
     from codesign.evaluate import evaluate_model
 
     m = spec.mapping
@@ -109,7 +111,8 @@ def _evaluate(spec: StudySpec, cfg: Any, hw: str, batch: int, context: int, wd: 
     )
 
 
-def _row(spec: StudySpec, cfg: Any, r: RunResult, wd: Any, device: Any) -> dict[str, Any]:
+def _row(spec: StudySpec, cfg: ModelConfig, r: RunResult, wd: DType,
+         device: DeviceModel) -> dict[str, Any]:
     s = r.summary()
     m = spec.mapping
     pools = r.meta["memory"].values()  # per pool: weights, KV and activations per device
@@ -187,7 +190,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     import pandas as pd
 
     from codesign.hw import resolve_device
-    from workloads.registry import load_model
+    from codesign.ir.models import load_model
 
     cfg = load_model(spec.model, field="model")
     ref_key = spec.reference_point()

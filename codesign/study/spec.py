@@ -347,7 +347,7 @@ def load_study(name_or_path: str | Path) -> AnyStudySpec:
         spec = spec_from_mapping(load_text_mapping(res.read_text("utf-8"), origin, "yaml"),
                                  origin)
     if isinstance(spec, StudySpec):
-        from workloads.registry import load_model
+        from codesign.ir.models import load_model
 
         load_model(spec.model, field="model")  # fail at load time, naming the field
     return spec
