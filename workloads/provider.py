@@ -12,10 +12,10 @@ from codesign.ir.dtypes import DType
 from codesign.ir.graph import WorkloadGraph
 from codesign.ir.models import WORKLOADS, MemoryFootprint, ParamCounts
 from codesign.ir.spec import BuildOptions, PhaseSpec
+from workloads import registry
 from workloads.builder import build_model_graph
 from workloads.config import ModelConfig
 from workloads.params import count_params
-from workloads.registry import load_model, model_names
 
 #: live activation tensors of the widest layer counted in a pass's workspace (residual,
 #: normed input, the projection output and one temporary): an estimate
@@ -37,10 +37,11 @@ class TransformerFamily:
     """Dense, GQA, MLA and MoE transformers (``workloads``)."""
 
     def names(self) -> list[str]:
-        return model_names()
+        return registry.model_names()
 
     def load(self, name_or_path: str, field: str = "model") -> ModelConfig:
-        return load_model(name_or_path, field)
+        # looked up on the module at call time, so a patched ``registry.load_model`` is used
+        return registry.load_model(name_or_path, field)
 
     def build_graph(self, cfg: contract.ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
                     options: BuildOptions) -> WorkloadGraph:

@@ -4,6 +4,7 @@ hardware families fill through entry points (the core imports no family)."""
 
 from codesign.hw.cost import BOUNDS, Bound, OpCost
 from codesign.hw.device import DeviceModel, LaunchMode
+from codesign.hw.fabric import COLLECTIVES, FabricModel
 from codesign.hw.registry import Registry
 from codesign.hw.system import SystemSpec
 
@@ -22,7 +23,7 @@ def get_device(name: str) -> DeviceModel:
     return HARDWARE.get(name)
 
 
-__all__ = ["BOUNDS", "CLUSTERS", "FABRICS", "FAMILIES", "HARDWARE", "SYSTEMS", "Bound",
-           "DeviceModel", "LaunchMode", "OpCost", "ParallelSpec", "PlacementSpec", "Pool",
-           "Registry", "StageSpec", "System", "SystemSpec", "dump_device", "get_device",
-           "resolve_device", "resolve_system"]
+__all__ = ["BOUNDS", "CLUSTERS", "COLLECTIVES", "FABRICS", "FAMILIES", "HARDWARE", "SYSTEMS",
+           "Bound", "DeviceModel", "FabricModel", "LaunchMode", "OpCost", "ParallelSpec",
+           "PlacementSpec", "Pool", "Registry", "StageSpec", "System", "SystemSpec",
+           "dump_device", "get_device", "resolve_device", "resolve_system"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -210,11 +210,11 @@ class TpotSpec(_Frozen):
 
     @model_validator(mode="after")
     def _ep_fits(self) -> TpotSpec:
-        from codesign.hw import resolve_system
+        from codesign.hw import FabricModel, resolve_system
 
         for side in ("scale_out", "scale_up"):
-            system = resolve_system(getattr(self, f"{side}_system")).main.model
-            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")  # type: ignore[attr-defined]
+            system = cast(FabricModel, resolve_system(getattr(self, f"{side}_system")).main.model)
+            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")
         return self
 
 

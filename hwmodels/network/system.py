@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,9 @@ from hwmodels.network.collectives import (
     ProtocolParams,
     collective_time,
 )
+
+if TYPE_CHECKING:
+    from hwmodels.network.ep import EpEstimate
 
 #: NVLink bandwidth (both directions, per GPU) of the calibration machine: H200, NVLink 4
 CALIBRATION_NVLINK_BYTES_PER_S = 900e9
@@ -230,6 +233,14 @@ class PoolNetwork:
     def collective_sms(self) -> int:
         """SMs a collective occupies while it runs (NCCL channels, one CTA each; estimate)."""
         return self._nvlink.sms
+
+    def ep_estimate(self, phase: str, tokens: int, hidden: int, top_k: int, ep: int,
+                    wire: DType, max_nodes: int = 0, skew: float = 1.0) -> EpEstimate:
+        """Expert-parallel dispatch or combine on this pool
+        (:func:`hwmodels.network.ep.ep_estimate`)."""
+        from hwmodels.network.ep import ep_estimate
+
+        return ep_estimate(self, phase, tokens, hidden, top_k, ep, wire, max_nodes, skew)
 
     def check_world(self, world: int, field: str = "--world") -> None:
         if world < 1:
