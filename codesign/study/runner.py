@@ -20,12 +20,12 @@ from codesign.engines.result import RunResult
 from codesign.errors import SpecError
 from codesign.ir.dtypes import DType
 from codesign.report.figures import METRICS
-from codesign.study.spec import AnyStudySpec, NetworkStudySpec, StudySpec
+from codesign.study.spec import AnyStudySpec, StudySpec
 
 if TYPE_CHECKING:
     from codesign.hw.device import DeviceModel
     from codesign.ir.models import ModelConfig
-    from codesign.study.network_runner import NetworkStudyResult
+    from codesign.study.kinds import StudyOutcome
 
 #: the files a run writes (and the only ones ``overwrite`` may replace)
 OUTPUT_FILES = ("results.parquet", "summary.json", "study.yaml", "report.html")
@@ -69,7 +69,7 @@ def _previous_run_of(out: Path) -> str | None:
         return None
 
 
-def _check_out_dir(out: Path, overwrite: bool, study: str) -> None:
+def check_out_dir(out: Path, overwrite: bool, study: str) -> None:
     """A folder is replaced when it holds only a previous run of the same study (re-running a
     study refreshes its output) or when ``overwrite`` is given; never when it holds files a
     study did not write."""
@@ -219,7 +219,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     return pd.DataFrame(rows, columns=list(COLUMNS)), reference, devices[ref_key[0]]
 
 
-def _write_folder(out: Path, files: dict[str, Any]) -> None:
+def write_folder(out: Path, files: dict[str, Any]) -> None:
     """Write ``files`` (name -> text, or a callable writing to a path) into a temporary
     folder beside ``out``, then put it in ``out``'s place."""
     parent = out.parent
@@ -254,11 +254,11 @@ def _write_folder(out: Path, files: dict[str, Any]) -> None:
 
 
 def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
-              overwrite: bool = False) -> StudyResult | NetworkStudyResult:
+              overwrite: bool = False) -> StudyResult | StudyOutcome:
     """Evaluate ``spec`` and write ``results.parquet``, ``summary.json``, ``study.yaml`` (the
-    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``. A network study
-    (:class:`NetworkStudySpec`) runs through
-    :func:`codesign.study.network_runner.run_network_study`.
+    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``. A study of another
+    kind (a :class:`~codesign.study.spec.NetworkStudySpec`...) runs through the runner its
+    family registers in :data:`codesign.study.kinds.STUDY_RUNNERS`.
 
     Raises:
         SpecError: ``out_dir`` is a file, or non-empty without ``overwrite`` (or holds files a
@@ -269,20 +269,20 @@ def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
 
     from codesign.report.study_page import study_page_html
 
-    if isinstance(spec, NetworkStudySpec):
-        from codesign.study.network_runner import run_network_study
+    if not isinstance(spec, StudySpec):
+        from codesign.study.kinds import STUDY_RUNNERS
 
-        return run_network_study(spec, out_dir, progress, overwrite)
+        return STUDY_RUNNERS.get(spec.kind)(spec, out_dir, progress, overwrite)
 
     out = Path(out_dir)
-    _check_out_dir(out, overwrite, spec.name)
+    check_out_dir(out, overwrite, spec.name)
     t0 = time.perf_counter()
     df, reference, device = evaluate_study(spec, progress)
     summary = _summary(spec, df, time.perf_counter() - t0)
     page = study_page_html(f"Study {spec.name}", spec.description, df, spec.metrics,
                            summary["best"], reference, device, NOTES)
     snapshot = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
-    _write_folder(out, {
+    write_folder(out, {
         "results.parquet": lambda p: df.to_parquet(p, index=False),
         "summary.json": json.dumps(summary, indent=2) + "\n",
         "study.yaml": f"# snapshot written by codesign {summary['codesign_version']} "
