@@ -47,7 +47,7 @@ class _Frozen(BaseModel):
 
 
 class MappingSpec(_Frozen):
-    """The parallel mapping of every point (see ``workloads.spec.ParallelSpec``); ``batch``
+    """The parallel mapping of every point (see ``codesign.hw.placement.ParallelSpec``); ``batch``
     is global, so each of the ``dp`` attention ranks takes ``ceil(batch / dp)`` sequences."""
 
     tp: PositiveInt = 1
