@@ -15,6 +15,7 @@ from typing import Any, Literal
 from codesign.engines import ENGINES, RunResult
 from codesign.errors import SpecError
 from codesign.hw import DeviceModel, LaunchMode, ParallelSpec, PlacementSpec, System
+from codesign.hw.families import is_file_name, resolve_device
 from codesign.hw.placement import parse_placement
 from codesign.hw.resolve import resolve_system
 from codesign.ir.graph import WorkloadGraph
@@ -147,6 +148,8 @@ def evaluate_model(
     target = system if system is not None else hw
     if target is None:
         raise SpecError("--system", "give a system or a device (--hw)")
+    if system is None and isinstance(hw, str) and is_file_name(hw):
+        target = resolve_device(hw)  # a file given to --hw is a device document
     sysm = resolve_system(target, par.world, "--system" if system is not None else "--hw")
     pl = choose_placement(sysm, phase, par, placement)
     pl.check(sysm.spec, cfg.num_layers, fam.num_experts(cfg), phases=(phase,))
@@ -160,16 +163,16 @@ def evaluate_model(
             raise SpecError("schedule", f"unknown schedule {schedule!r}", SCHEDULES)
         extra["schedule"] = schedule
         stages = pl.stages(phase)
-        if schedule != "serial" and len(stages) == 1:
-            st_par = stages[0].parallel
+        if schedule != "serial":
+            dp = stages[0].dp
 
             def build(b: int) -> WorkloadGraph:
                 p = (PhaseSpec.prefill(b, context) if phase == "prefill"
                      else PhaseSpec.decode(b, context, seq))
-                return fam.build_graph(cfg, p, st_par, opts)
+                return build_phase_graph(cfg, pl, p, opts)
 
             extra["micro_batch_graphs"] = split_graphs(
-                build, batch, micro_batches, multiple=st_par.dp if batch % st_par.dp == 0 else 1)
+                build, batch, micro_batches, multiple=dp if batch % dp == 0 else 1)
     elif schedule != "serial":
         raise SpecError("schedule", f"{schedule!r} needs engine 'des'", ["serial"])
     result = ENGINES.get(engine).run(graph, sysm, pl, tokens=ph.tokens, launch=mode,

@@ -59,7 +59,8 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
     sysm = pg.system
     cache: dict[tuple[int, int], OpCost] = {}
     records: list[OpRecord] = []
-    t = host = energy = 0.0
+    t = energy = 0.0
+    host = [0.0] * len(pg.stages)  # each stage's host issue clock (eager)
     busy: dict[int, float] = {}
     nodes = pg.graph.nx.nodes
     stages = pg.stages
@@ -74,7 +75,6 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
             records.append(OpRecord(f"{tr.src_key}->{key}", "transfer", nodes[key]["layer"], t,
                                     dt, de * stages[s].world, "network", 0.0, tr.nbytes))
             t += dt
-            host = max(host, t)
             link_j += de * stages[s].world
         op = nodes[key]["op"]
         c = cache.get((id(op), s))
@@ -83,10 +83,10 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
             cache[(id(op), s)] = c
         start, bound, per_kernel = t, c.bound, c.latency_s / c.kernels
         for _ in range(c.kernels):
-            host += issue[s]
-            if host > t:
+            host[s] += issue[s]
+            if host[s] > t:
                 bound = "launch"
-            t = max(t, host) + per_kernel
+            t = max(t, host[s]) + per_kernel
         latency = t - start
         e = (c.energy_j + idle[s] * (latency - c.latency_s)) * stages[s].world
         records.append(OpRecord(key, op.kind, nodes[key]["layer"], start, latency,

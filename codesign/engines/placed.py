@@ -26,12 +26,19 @@ SINGLE_POOL = "main"
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """Bytes one rank of ``src_pool`` sends one rank of ``dst_pool`` before an op runs."""
+    """Bytes one rank of ``src_pool`` sends one rank of ``dst_pool``: an op's output that ops
+    on another pool read (sent once per destination pool, however many ops read it there).
+
+    Attributes:
+        consumers: the ops on ``dst_pool`` that wait for it, the first in topological order
+            first.
+    """
 
     src_key: str
     src_pool: str
     dst_pool: str
     nbytes: float
+    consumers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,7 +49,8 @@ class PlacedGraph:
         order: op keys in a topological order.
         stage: op key -> index of its stage in ``stages``.
         stages: the phase's stages.
-        transfers: op key -> transfers it waits for (cross-pool edges into it).
+        transfers: op key -> transfers that the op is the first consumer of (the analytical
+            engine charges them before it; every consumer is in ``Transfer.consumers``).
         used: pool -> devices the placement uses in it.
     """
 
@@ -168,7 +176,9 @@ def place(graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
 
 
 def _find_transfers(pg: PlacedGraph) -> None:
+    """One transfer per (producer, destination pool): the largest tensor it sends there."""
     g = pg.graph.nx
+    found: dict[tuple[str, str], tuple[str, float, list[str]]] = {}
     for key in pg.order:
         dst_pool = pg.pool_of(key)
         for src in g.predecessors(key):
@@ -181,7 +191,12 @@ def _find_transfers(pg: PlacedGraph) -> None:
                                 "them", list(pg.system.pools))
             tensor = g.edges[src, key]["src_tensor"]
             nbytes = float(g.nodes[src]["op"].tensor(tensor).nbytes)
-            pg.transfers.setdefault(key, []).append(Transfer(src, src_pool, dst_pool, nbytes))
+            first, size, users = found.setdefault((src, dst_pool), (key, nbytes, []))
+            users.append(key)
+            found[(src, dst_pool)] = (first, max(size, nbytes), users)
+    for (src, dst_pool), (first, nbytes, users) in found.items():
+        pg.transfers.setdefault(first, []).append(
+            Transfer(src, pg.pool_of(src), dst_pool, nbytes, tuple(users)))
 
 
 def compose_stage_graphs(graphs: list[WorkloadGraph], placement: PlacementSpec, phase: str,
