@@ -162,13 +162,13 @@ def test_redundant_experts_reach_the_graph_and_the_memory_budget(
     import workloads.builder as builder
 
     seen: set[tuple[int, int]] = set()
-    real = builder.build_model_graph
+    real = builder.rank_shape
 
-    def spy(cfg: Any, phase: Any, parallel: Any = None, options: Any = None) -> Any:
-        seen.add((parallel.ep, parallel.redundant_experts))
-        return real(cfg, phase, parallel, options)
+    def spy(cfg: Any, phase: Any, par: Any, opts: Any) -> Any:  # every graph build's mapping
+        seen.add((par.ep, par.redundant_experts))
+        return real(cfg, phase, par, opts)
 
-    monkeypatch.setattr(builder, "build_model_graph", spy)
+    monkeypatch.setattr(builder, "rank_shape", spy)
     clear_cache()
     runs = {r: simulate(*DS, prefill=f"{PRE},redundant_experts={r}",
                         decode=f"tp=1,dp=32,ep=32,redundant-experts={r}", **SHORT).summary()
