@@ -10,6 +10,8 @@ Edges carry the tensor that flows: ``src_tensor`` (an output of the producer), `
 * ``append``: the producer's rows are appended to a KV cache that the consumer reads whole
   (new K/V -> cache); the consumer's tensor must have the ``kv_cache`` role, and the sizes are
   unrelated (the cache holds earlier tokens too).
+* ``pad``: the consumer reads the produced tensor zero-padded to at least its size (the
+  tokens of a TP group padded to a multiple of tp before a sequence-parallel reduce-scatter).
 
 Dtypes must match on every edge.
 """
@@ -27,8 +29,8 @@ from codesign.errors import GraphError
 from codesign.ir.ops import Op
 from codesign.ir.tensors import TensorRole
 
-EdgeMode = Literal["same", "slice", "append"]
-EDGE_MODES: tuple[str, ...] = ("same", "slice", "append")
+EdgeMode = Literal["same", "slice", "append", "pad"]
+EDGE_MODES: tuple[str, ...] = ("same", "slice", "append", "pad")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,7 @@ def _check_edge(src: str, dst: str, sop: Op, dop: Op, data: dict[str, Any]) -> N
         "same": a.numel == b.numel,
         "slice": b.numel <= a.numel,
         "append": b.role == TensorRole.KV_CACHE and a.role == TensorRole.KV_CACHE,
+        "pad": b.numel >= a.numel,
     }.get(mode)
     if ok is None:
         raise GraphError(f"{where}: unknown edge mode {mode!r} (allowed: {', '.join(EDGE_MODES)})")
