@@ -123,7 +123,7 @@ def test_every_shipped_model_simulates_at_tp(model: str, tp: int) -> None:
 
 # --------------------------------------------------------------------------- (b) help example
 def _help(param: str) -> str:
-    from codesign import cli_simulate
+    from codesign.cli import simulate as cli_simulate
 
     hints = typing.get_type_hints(cli_simulate.simulate, include_extras=True)
     return str(hints[param].__metadata__[0].help)
