@@ -15,6 +15,7 @@ from typing import Any, Literal
 from codesign.engines import ENGINES, RunResult
 from codesign.errors import SpecError
 from codesign.hw import DeviceModel, LaunchMode, ParallelSpec, PlacementSpec, System
+from codesign.hw.families import is_file_name, resolve_device
 from codesign.hw.placement import parse_placement
 from codesign.hw.resolve import resolve_system
 from codesign.ir.graph import WorkloadGraph
@@ -46,12 +47,20 @@ def memory_report(cfg: Any, sysm: System, pl: PlacementSpec, ph: PhaseSpec,
     whether they fit (see the workload family's ``footprint``)."""
     fam = workload_family()
     out: dict[str, dict[str, float | bool]] = {}
-    for st in pl.stages(ph.phase):
-        fp = fam.footprint(cfg, ph, st.parallel, opts, st.layers, st.ops)
-        cap = float(sysm.pools[st.pool].device.memory_bytes)
-        prev = out.get(st.pool)
+    n_exp = fam.num_experts(cfg) or 1
+    offloaded = {p: len(set(ids)) / n_exp for p, ids in pl.experts.items()}
+    kept = max(0.0, 1.0 - sum(offloaded.values()))
+    items = [(st.pool, st.parallel, st.layers, st.ops, kept) for st in pl.stages(ph.phase)]
+    for pool, share in offloaded.items():
+        n = sysm.pools[pool].spec.devices
+        items.append((pool, ParallelSpec(dp=n, ep=n), None, "experts", share))
+    for pool_name, par, layers, ops, share in items:
+        fp = fam.footprint(cfg, ph, par, opts, layers, ops, share)
+        cap = float(sysm.pools[pool_name].device.memory_bytes)
+        st_pool = pool_name
+        prev = out.get(st_pool)
         if prev is None or fp.total_bytes > float(prev["required_bytes"]):
-            out[st.pool] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
+            out[st_pool] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
                             "fits": fp.total_bytes <= cap, "weights_bytes": fp.weights_bytes,
                             "kv_bytes": fp.kv_bytes, "activation_bytes": fp.activation_bytes}
     return out
@@ -84,6 +93,19 @@ def build_phase_graph(cfg: Any, pl: PlacementSpec, ph: PhaseSpec,
     graphs = [built.setdefault(st.parallel, fam.build_graph(cfg, ph, st.parallel, opts))
               for st in stages]
     return compose_stage_graphs(graphs, pl, ph.phase, graphs[0].name)
+
+
+def place_experts(graph: WorkloadGraph, cfg: Any, sysm: System, pl: PlacementSpec,
+                  phase: str) -> WorkloadGraph:
+    """``graph`` with the routed experts that ``pl.experts`` places elsewhere moved there
+    (``codesign.engines.offload``); unchanged without expert placement."""
+    if not pl.experts:
+        return graph
+    from codesign.engines.offload import offload_experts
+
+    n = workload_family().num_experts(cfg) or 0
+    devices = {p: sysm.pools[p].spec.devices for p in pl.experts}
+    return offload_experts(graph, pl, phase, n, devices)
 
 
 def evaluate_model(
@@ -147,10 +169,12 @@ def evaluate_model(
     target = system if system is not None else hw
     if target is None:
         raise SpecError("--system", "give a system or a device (--hw)")
+    if system is None and isinstance(hw, str) and is_file_name(hw):
+        target = resolve_device(hw)  # a file given to --hw is a device document
     sysm = resolve_system(target, par.world, "--system" if system is not None else "--hw")
     pl = choose_placement(sysm, phase, par, placement)
     pl.check(sysm.spec, cfg.num_layers, fam.num_experts(cfg), phases=(phase,))
-    graph = build_phase_graph(cfg, pl, ph, opts)
+    graph = place_experts(build_phase_graph(cfg, pl, ph, opts), cfg, sysm, pl, phase)
     mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
     extra: dict[str, object] = {}
     if engine == "des":
@@ -160,16 +184,16 @@ def evaluate_model(
             raise SpecError("schedule", f"unknown schedule {schedule!r}", SCHEDULES)
         extra["schedule"] = schedule
         stages = pl.stages(phase)
-        if schedule != "serial" and len(stages) == 1:
-            st_par = stages[0].parallel
+        if schedule != "serial":
+            dp = stages[0].dp
 
             def build(b: int) -> WorkloadGraph:
                 p = (PhaseSpec.prefill(b, context) if phase == "prefill"
                      else PhaseSpec.decode(b, context, seq))
-                return fam.build_graph(cfg, p, st_par, opts)
+                return place_experts(build_phase_graph(cfg, pl, p, opts), cfg, sysm, pl, phase)
 
             extra["micro_batch_graphs"] = split_graphs(
-                build, batch, micro_batches, multiple=st_par.dp if batch % st_par.dp == 0 else 1)
+                build, batch, micro_batches, multiple=dp if batch % dp == 0 else 1)
     elif schedule != "serial":
         raise SpecError("schedule", f"{schedule!r} needs engine 'des'", ["serial"])
     result = ENGINES.get(engine).run(graph, sysm, pl, tokens=ph.tokens, launch=mode,

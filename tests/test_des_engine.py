@@ -271,7 +271,7 @@ def test_split_graphs() -> None:
 
 
 @pytest.mark.parametrize("kw,field", [
-    ({"schedule": "pipeline"}, "schedule"),
+    ({"schedule": "round-robin"}, "schedule"),
     ({"schedule": "dbo", "micro_batches": 0}, "micro_batches"),
     ({"micro_batches": 3, "micro_batch_graphs": [None]}, "micro_batch_graphs"),
     ({"micro_batch_graphs": []}, "micro_batch_graphs"),
@@ -289,3 +289,9 @@ def test_bad_input(kw: dict[str, Any], field: str) -> None:
     assert e.value.field == field
     if field == "schedule":
         assert e.value.allowed == SCHEDULES
+
+
+def test_pipeline_needs_several_pools() -> None:
+    with pytest.raises(SpecError) as e:
+        run_dsv3(schedule="pipeline")
+    assert e.value.field == "schedule" and "pipeline" not in (e.value.allowed or ())

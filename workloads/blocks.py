@@ -49,7 +49,7 @@ class RankShape:
     opts: BuildOptions
     seqs: int  # sequences on this rank's attention group
     tokens: int  # new tokens through attention on this rank
-    res_tokens: int  # tokens of the residual stream on this rank (tokens / tp under SP)
+    res_tokens: int  # tokens of the residual stream on this rank (ceil(tokens / tp) under SP)
     sp: bool  # sequence parallel inside the TP group (tp > 1 and ep > 1)
     act: DType
     weight: DType
@@ -63,6 +63,17 @@ class RankShape:
     def hidden(self) -> int:
         return self.cfg.hidden_size
 
+    @property
+    def sp_tokens(self) -> int:
+        """Rows of the TP group's full buffer: ``tokens`` padded to a multiple of ``tp`` under
+        sequence parallelism (``res_tokens * tp``), else ``tokens``."""
+        return self.res_tokens * self.tp if self.sp else self.tokens
+
+    @property
+    def sp_padded(self) -> bool:
+        """Whether sequence parallelism pads this rank's tokens (``tokens % tp != 0``)."""
+        return self.sp_tokens != self.tokens
+
     def compute_dtype(self) -> DType | None:
         """Tensor-core format of linear layers: FP8/FP4 weights run in that format."""
         return self.weight if self.weight != self.act else None
@@ -72,6 +83,15 @@ def rank_shape(
     cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec, opts: BuildOptions
 ) -> RankShape:
     """Check the mapping fits the model and derive one rank's sizes.
+
+    Under sequence parallelism (``tp > 1`` with ``ep > 1``) the residual stream of the TP
+    group's ``tokens`` is split over its ``tp`` ranks. A token count that does not divide by
+    ``tp`` (a decode step of one sequence on TP8, say) is zero-padded to the next multiple of
+    ``tp``, as TP+SP implementations do before the reduce-scatter (vLLM's
+    ``sequence_parallel_chunk``, SGLang's DP-attention padding): each rank holds
+    ``ceil(tokens / tp)`` rows, the padding rows go through the norms, the MoE (router,
+    dispatch, experts, combine) and the SP collectives like real rows, and attention runs on
+    the real tokens only.
 
     Raises:
         SpecError: a parallel degree that does not divide what it splits.
@@ -102,8 +122,6 @@ def rank_shape(
     seqs = math.ceil(phase.batch / par.dp)
     tokens = seqs * phase.seq_len
     sp = tp > 1 and par.ep > 1
-    if sp and tokens % tp:
-        raise SpecError("batch", f"tokens per rank ({tokens}) must divide by tp={tp} under SP")
     weight = opts.weight_dtype or cfg.weight_dtype
     return RankShape(
         cfg=cfg,
@@ -112,7 +130,7 @@ def rank_shape(
         opts=opts,
         seqs=seqs,
         tokens=tokens,
-        res_tokens=tokens // tp if sp else tokens,
+        res_tokens=-(-tokens // tp) if sp else tokens,
         sp=sp,
         act=opts.act_dtype,
         weight=weight,

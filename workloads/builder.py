@@ -31,13 +31,16 @@ from workloads.spec import BuildOptions, ParallelSpec, PhaseSpec
 from workloads.transformer.builder import Ref, build_dense_ffn, build_gqa_attention, norm_op
 
 
-def _tp_reduce(t: LayerTemplate, rs: RankShape, src: Ref, name: str, tokens: int) -> Ref:
-    """Sum tp partial outputs: all-reduce, or reduce-scatter under sequence parallelism."""
+def _tp_reduce(t: LayerTemplate, rs: RankShape, src: Ref, name: str) -> Ref:
+    """Sum tp partial outputs of the rank's tokens: all-reduce, or reduce-scatter under
+    sequence parallelism (of the tokens zero-padded to a multiple of tp, see
+    :func:`workloads.blocks.rank_shape`)."""
     if rs.tp == 1:
         return src
-    numel = tokens * rs.hidden
-    op = (ReduceScatter if rs.sp else AllReduce)(name, numel, rs.tp, rs.act)
-    return (t.add(op, (*src, "x", "same")), "y")
+    if rs.sp:
+        op: Op = ReduceScatter(name, rs.sp_tokens * rs.hidden, rs.tp, rs.act)
+        return (t.add(op, (*src, "x", "pad" if rs.sp_padded else "same")), "y")
+    return (t.add(AllReduce(name, rs.tokens * rs.hidden, rs.tp, rs.act), (*src, "x", "same")), "y")
 
 
 def build_layer_template(rs: RankShape, moe: bool) -> LayerTemplate:
@@ -46,14 +49,20 @@ def build_layer_template(rs: RankShape, moe: bool) -> LayerTemplate:
     H, res = rs.hidden, rs.res_tokens
     norm = t.add(norm_op(rs, "attn_norm", res, H), (LAYER_INPUT, "y", "x0", "same"))
     x: Ref = (norm, "y")
+    gather = ""
     if rs.sp:
-        x = (t.add(AllGather("attn.sp_all_gather", res * H, rs.tp, rs.act), (*x, "x", "same")), "y")
+        gather = t.add(AllGather("attn.sp_all_gather", res * H, rs.tp, rs.act), (*x, "x", "same"))
+        x = (gather, "y")
+    first = len(t.edges)
     if rs.cfg.mla is not None:
         form = rs.opts.mla_form or ("naive" if rs.phase.phase == "prefill" else "absorbed")
         o = build_mla_attention(t, rs, x, form)
     else:
         o = build_gqa_attention(t, rs, x)
-    o = _tp_reduce(t, rs, o, "attn.tp_reduce", rs.tokens)
+    if rs.sp_padded:  # attention reads the real tokens of the gathered, padded buffer
+        t.edges[first:] = [(s, d, st, dt, "slice" if s == gather else m)
+                           for s, d, st, dt, m in t.edges[first:]]
+    o = _tp_reduce(t, rs, o, "attn.tp_reduce")
     h1 = t.add(
         Elementwise("attn.residual", "add", res, (H, H), H, rs.act),
         (*o, "x0", "same"),
@@ -147,7 +156,7 @@ def _build_embedding(t: LayerTemplate, rs: RankShape) -> Ref:
     """Token embedding (vocabulary split over tp, then summed) and learned positions."""
     cfg, H = rs.cfg, rs.hidden
     emb = t.add(Embedding("embed", rs.tokens, math.ceil(cfg.vocab_size / rs.tp), H, rs.act))
-    x: Ref = _tp_reduce(t, rs, (emb, "x"), "embed.tp_reduce", rs.tokens)
+    x: Ref = _tp_reduce(t, rs, (emb, "x"), "embed.tp_reduce")
     if cfg.learned_positions:
         pos = t.add(Embedding("pos_embed", rs.res_tokens, cfg.learned_positions, H, rs.act))
         x = (

@@ -62,15 +62,16 @@ class TransformerFamily:
 
     def footprint(self, cfg: contract.ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
                   options: BuildOptions, layers: tuple[int, int] | None = None,
-                  ops: str = "all") -> MemoryFootprint:
+                  ops: str = "all", routed_share: float = 1.0) -> MemoryFootprint:
         """Weights, KV cache and activations of the busiest rank (see
         :func:`rank_footprint`)."""
-        return rank_footprint(own_config(cfg), phase, parallel, options, layers, ops)
+        return rank_footprint(own_config(cfg), phase, parallel, options, layers, ops,
+                              routed_share)
 
 
 def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,
                    options: BuildOptions, layers: tuple[int, int] | None = None,
-                   ops: str = "all") -> MemoryFootprint:
+                   ops: str = "all", routed_share: float = 1.0) -> MemoryFootprint:
     """Bytes on the busiest rank of a stage.
 
     Routed experts (with ``redundant_experts`` replicas) are split over ``ep`` ranks (over
@@ -79,7 +80,9 @@ def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,
     ``min(tp, kv heads)`` (MLA's latent cache is replicated over TP ranks). A stage holding
     ``layers`` holds that fraction of the layer weights and KV; the embedding goes with
     layer 0 and the LM head with the last layer. An ``attention`` stage holds the attention
-    weights and the KV cache, an ``ffn`` stage the FFN weights and no KV. Activations:
+    weights and the KV cache, an ``ffn`` stage the FFN weights and no KV; ``experts`` is a
+    pool holding only routed experts (``routed_share`` of them, split over ``ep``), and any
+    stage holds ``routed_share`` of its routed experts. Activations:
     :data:`ACTIVATION_TENSORS` tensors of the rank's tokens at the widest per-rank width
     (an estimate; workspaces of attention kernels and the CUDA context are not counted).
     """
@@ -87,7 +90,7 @@ def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,
     w = (options.weight_dtype or cfg.weight_dtype).bits / 8
     other = options.act_dtype.bits / 8
     tp, ep = par.tp, par.ep
-    routed = float(p.moe_routed) * w
+    routed = float(p.moe_routed) * w * routed_share
     if cfg.moe is not None and p.moe_routed:
         slots = cfg.moe.n_routed_experts + par.redundant_experts
         routed = routed * slots / cfg.moe.n_routed_experts / (ep if ep > 1 else tp)
@@ -97,6 +100,8 @@ def rank_footprint(cfg: ModelConfig, phase: PhaseSpec, par: ParallelSpec,
     L = cfg.num_layers
     a, b = layers if layers is not None else (0, L)
     frac = (b - a) / L
+    if ops == "experts":
+        return MemoryFootprint(routed * frac, 0.0, 0.0)
     weights = {"all": attn + ffn, "attention": attn, "ffn": ffn}[ops] * frac
     weights += norms * frac
     if a == 0 and ops in ("all", "attention"):

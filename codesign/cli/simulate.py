@@ -69,10 +69,13 @@ def simulate(
     redundant_experts: Annotated[int, typer.Option(
         "--redundant-experts", help="extra expert replicas (EPLB)")] = 0,
     prefill_mapping: Annotated[str | None, typer.Option(
-        "--prefill-mapping", help="disaggregated prefill, e.g. 'tp=1,dp=32,ep=32,instances=1'")
+        "--prefill-mapping", help="disaggregated prefill, e.g. 'tp=1,dp=32,ep=32,instances=1' "
+                                  "(keys tp, dp, ep, pp, instances, redundant_experts)")
     ] = None,
     decode_mapping: Annotated[str | None, typer.Option(
-        "--decode-mapping", help="disaggregated decode, e.g. 'tp=1,dp=144,ep=144'")] = None,
+        "--decode-mapping", help="disaggregated decode, e.g. "
+                                 "'tp=1, dp=144, ep=144, redundant_experts=32' (DeepSeek-V3: "
+                                 "ep must divide routed + redundant experts)")] = None,
     token_budget: Annotated[int, typer.Option(
         "--token-budget", help="tokens per iteration per attention-DP rank")] = 8192,
     chunk_size: Annotated[int | None, typer.Option(
@@ -137,6 +140,16 @@ def _fmt(x: float | None, unit: str = "") -> str:
         f"{x:.2f} s" if unit == "s" else f"{x:.4g}")
 
 
+def _pool(m: dict[str, Any]) -> str:
+    """``instances x (tp=.., dp=.., ep=..)`` of a pool, with pp and expert replicas if any."""
+    parts = [f"tp={m['tp']}", f"dp={m['dp']}", f"ep={m['ep']}"]
+    if m["pp"] > 1:
+        parts.append(f"pp={m['pp']}")
+    if m["redundant_experts"]:
+        parts.append(f"redundant_experts={m['redundant_experts']}")
+    return f"{m['instances']} x ({', '.join(parts)})"
+
+
 def _print_summary(s: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -144,10 +157,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     con = Console()
     m = s["mapping"]
     if m["disaggregated"]:
-        how = (f"prefill {m['prefill']['instances']} x (tp={m['prefill']['tp']}, "
-               f"dp={m['prefill']['dp']}, ep={m['prefill']['ep']}), decode "
-               f"{m['decode']['instances']} x (tp={m['decode']['tp']}, dp={m['decode']['dp']}, "
-               f"ep={m['decode']['ep']})")
+        how = f"prefill {_pool(m['prefill'])}, decode {_pool(m['decode'])}"
     else:
         how = f"{m['label']} ({m['reason']})"
     con.print(f"[bold]{s['model']}[/bold] on {s['system']}, {s['gpus']} GPUs: {how}")

@@ -26,12 +26,19 @@ SINGLE_POOL = "main"
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """Bytes one rank of ``src_pool`` sends one rank of ``dst_pool`` before an op runs."""
+    """Bytes one rank of ``src_pool`` sends one rank of ``dst_pool``: an op's output that ops
+    on another pool read (sent once per destination pool, however many ops read it there).
+
+    Attributes:
+        consumers: the ops on ``dst_pool`` that wait for it, the first in topological order
+            first.
+    """
 
     src_key: str
     src_pool: str
     dst_pool: str
     nbytes: float
+    consumers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -42,7 +49,8 @@ class PlacedGraph:
         order: op keys in a topological order.
         stage: op key -> index of its stage in ``stages``.
         stages: the phase's stages.
-        transfers: op key -> transfers it waits for (cross-pool edges into it).
+        transfers: op key -> transfers that the op is the first consumer of (the analytical
+            engine charges them before it; every consumer is in ``Transfer.consumers``).
         used: pool -> devices the placement uses in it.
     """
 
@@ -141,17 +149,21 @@ def place(graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
             placement = PlacementSpec.trivial(sysm.first_pool, dp=world)
     placement.check(sysm.spec, phases=(ph,))
     stages = placement.stages(ph)
-    order = [k for k, _ in graph.topological_ops()]
-    nodes = graph.nx.nodes
+    extra = graph.meta.get("extra_stages")
+    if extra:  # expert pools (codesign.engines.offload)
+        stages = stages + tuple(StageSpec(**d) for d in extra)
+    keys, _, layer_of = graph.topological()
+    order = list(keys)
     given = graph.meta.get("stages")
     if isinstance(given, Mapping):
         stage = {k: int(given[k]) for k in order}
     elif len(stages) == 1:
         stage = dict.fromkeys(order, 0)
     else:
-        layers = [nodes[k]["layer"] for k in order if nodes[k]["layer"] is not None]
+        layers = [x for x in layer_of if x is not None]
         last = max(layers) if layers else 0
-        stage = {k: placement.stage_of(ph, k, nodes[k]["layer"], last) for k in order}
+        stage = {k: placement.stage_of(ph, k, x, last) for k, x in zip(order, layer_of,
+                                                                      strict=True)}
     used: dict[str, int] = {}
     for i in sorted(set(stage.values())):
         st = stages[i]
@@ -168,7 +180,10 @@ def place(graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
 
 
 def _find_transfers(pg: PlacedGraph) -> None:
+    """One transfer per (producer, destination pool): the largest tensor it sends there (of
+    an edge, the smaller of the producer's tensor and what the consumer reads of it)."""
     g = pg.graph.nx
+    found: dict[tuple[str, str], tuple[str, float, list[str]]] = {}
     for key in pg.order:
         dst_pool = pg.pool_of(key)
         for src in g.predecessors(key):
@@ -179,9 +194,15 @@ def _find_transfers(pg: PlacedGraph) -> None:
                 raise SpecError(f"placement.{pg.phase}", f"ops on pool {src_pool!r} feed ops "
                                 f"on pool {dst_pool!r}, but the system has no link between "
                                 "them", list(pg.system.pools))
-            tensor = g.edges[src, key]["src_tensor"]
-            nbytes = float(g.nodes[src]["op"].tensor(tensor).nbytes)
-            pg.transfers.setdefault(key, []).append(Transfer(src, src_pool, dst_pool, nbytes))
+            edge = g.edges[src, key]
+            nbytes = float(min(g.nodes[src]["op"].tensor(edge["src_tensor"]).nbytes,
+                               g.nodes[key]["op"].tensor(edge["dst_tensor"]).nbytes))
+            first, size, users = found.setdefault((src, dst_pool), (key, nbytes, []))
+            users.append(key)
+            found[(src, dst_pool)] = (first, max(size, nbytes), users)
+    for (src, dst_pool), (first, nbytes, users) in found.items():
+        pg.transfers.setdefault(first, []).append(
+            Transfer(src, pg.pool_of(src), dst_pool, nbytes, tuple(users)))
 
 
 def compose_stage_graphs(graphs: list[WorkloadGraph], placement: PlacementSpec, phase: str,

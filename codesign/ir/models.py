@@ -149,9 +149,10 @@ class WorkloadFamily(Protocol):
 
     def footprint(self, cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
                   options: BuildOptions, layers: tuple[int, int] | None = None,
-                  ops: str = "all") -> MemoryFootprint:
+                  ops: str = "all", routed_share: float = 1.0) -> MemoryFootprint:
         """Memory of one rank of a stage holding ``layers`` (all when ``None``) and the op
-        group ``ops`` (``all``, ``attention``, ``ffn``)."""
+        group ``ops`` (``all``, ``attention``, ``ffn``, or ``experts``: routed experts only),
+        with ``routed_share`` of the routed experts (the rest placed on other pools)."""
         ...
 
     def num_experts(self, cfg: ModelConfig) -> int | None:

@@ -127,8 +127,7 @@ def _apply_slos(cs: CandidateSet, model: str, hw: str, gpus: int, prompt_len: in
                             f"{cs.memory_capacity_bytes / 1e9:.1f} GB usable")
         if not items:
             raise SpecError("space", f"no {phase} mapping of the space splits {model} "
-                            "(tp must divide the heads and FFN sizes; under ep > 1 tokens per "
-                            "rank must divide by tp)")
+                            "(tp must divide the heads and FFN sizes, ep the expert slots)")
     pre = [c for c in cs.prefill if c.latency_s <= ttft_slo_s]
     dec = [c for c in cs.decode if c.latency_s <= tpot_slo_s]
     msgs = []

@@ -18,7 +18,13 @@ import numpy as np
 
 from codesign.errors import SpecError, require_positive
 from codesign.serving.deploy import Deployment, Pool, build_deployment, check_fits, utilization
-from codesign.serving.mapping import ServingMapping, choose_mapping, kv_budget, parse_mapping
+from codesign.serving.mapping import (
+    ServingMapping,
+    check_model_mapping,
+    choose_mapping,
+    kv_budget,
+    parse_mapping,
+)
 from codesign.serving.metrics import request_table, summarize
 from codesign.serving.sim import run_simulation
 from codesign.serving.workload import (
@@ -188,7 +194,8 @@ def simulate(
         tp, dp, ep, pp, redundant_experts: colocated mapping overrides (the rest by default,
             see :func:`codesign.serving.mapping.choose_mapping`).
         prefill, decode: disaggregated serving: the prefill and the decode mapping (each with
-            its ``instances``), as :class:`ServingMapping` or ``"tp=1,dp=32,ep=32"`` strings.
+            its ``instances`` and ``redundant_experts``), as :class:`ServingMapping` or
+            ``"tp=1,dp=144,ep=144,redundant_experts=32"`` strings.
         token_budget: tokens per iteration per attention-DP rank (vLLM's
             ``max_num_batched_tokens``).
         chunk_size: largest prefill chunk of one request (default ``token_budget``).
@@ -201,8 +208,10 @@ def simulate(
 
     Raises:
         SpecError: bad input, naming the parameter; ``mapping``/``prefill``/``decode``: a
-            mapping that does not fit; ``kv_cache``: a request longer than one rank's KV
-            cache.
+            mapping that does not fit; ``prefill.ep``, ``decode.redundant_experts``, ...:
+            expert parallelism the model cannot take (see
+            :func:`codesign.serving.mapping.check_model_mapping`); ``kv_cache``: a request
+            longer than one rank's KV cache.
     """
     wall0 = time.perf_counter()
     from workloads.registry import load_model
@@ -221,6 +230,10 @@ def simulate(
     disagg = pre_m is not None and dec_m is not None
     if disagg and any(v is not None for v in (tp, dp, ep, pp)):
         raise SpecError("tp", "give tp/dp/ep/pp inside the prefill and decode mappings")
+    if disagg and redundant_experts:
+        raise SpecError("redundant_experts", "give redundant_experts inside the prefill and "
+                                             "decode mappings (e.g. 'tp=1,dp=144,ep=144,"
+                                             "redundant_experts=32')")
     if ep is not None and ep > 1 and cfg.moe is None:
         raise SpecError("ep", f"{cfg.name} has no experts (expert parallelism needs a MoE "
                               "model)")
@@ -302,6 +315,8 @@ def _plan(cfg: Any, system: str, gpus: int | None, pre_m: ServingMapping | None,
     """(system, GPUs available, pools, mapping description) of a run."""
     mem = memory_fraction
     if pre_m is not None and dec_m is not None:
+        check_model_mapping(cfg, pre_m, "prefill")
+        check_model_mapping(cfg, dec_m, "decode")
         need = pre_m.gpus + dec_m.gpus
         sysm, n_gpus = resolve_serving_system(system, gpus, need)
         if need > n_gpus:

@@ -23,7 +23,12 @@ Approximations (stated, not hidden):
   charged at idle power on every GPU of the instance;
 * pipeline parallelism: a micro-batch's pass costs the full model on a TP group (each stage
   runs ``1/pp`` of the layers in turn) plus ``pp - 1`` activation sends between stages; the
-  instance runs ``pp`` micro-batches at once (``codesign.serving.sim``).
+  instance runs ``pp`` micro-batches at once (``codesign.serving.sim``);
+* sequence parallelism (``tp > 1`` with ``ep > 1``): a pass whose tokens per attention-DP
+  rank do not divide by ``tp`` (a decode step of one sequence on TP8) is priced with those
+  tokens zero-padded to the next multiple of ``tp``, as TP+SP engines pad before the
+  reduce-scatter: the padding rows cost norms, MoE and SP collectives, not attention
+  (:func:`workloads.blocks.rank_shape`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from codesign.serving.mapping import ServingMapping
+from codesign.serving.mapping import ServingMapping, check_model_mapping
 
 MOE_KINDS = ("grouped_gemm", "dispatch", "combine")
 
@@ -92,14 +97,22 @@ class StepCostModel:
     Args:
         model: model name or config path (as ``evaluate_model`` takes).
         system: a ``SystemModel`` (or any device model ``evaluate_model`` accepts).
-        mapping: the instance's parallelism.
+        mapping: the instance's parallelism (its ``redundant_experts`` go to the graph's
+            ``ParallelSpec``).
         skew: routing skew, >= 1 (see module docstring).
         cache_size: grid evaluations kept (LRU).
         weight_dtype: optional weight-format override passed to ``evaluate_model``.
+
+    Raises:
+        SpecError: ``ep``/``redundant_experts``: expert parallelism the model cannot take
+            (see :func:`codesign.serving.mapping.check_model_mapping`).
     """
 
     def __init__(self, model: str, system: Any, mapping: ServingMapping, *, skew: float = 1.0,
                  cache_size: int = 4096, weight_dtype: str | None = None) -> None:
+        from workloads.registry import load_model
+
+        check_model_mapping(load_model(model), mapping, "mapping")
         self.model = model
         self.system = system
         self.mapping = mapping
@@ -113,8 +126,8 @@ class StepCostModel:
         spec = getattr(system, "spec", None)
         sys_key = (spec.model_dump_json() if spec is not None else id(system),
                    getattr(system, "name", ""))
-        self._key = (model, sys_key, mapping.tp, self.dp, mapping.ep,
-                     mapping.redundant_experts if mapping.ep > 1 else 0, weight_dtype)
+        self._key = (model, sys_key, mapping.tp, self.dp, mapping.ep, mapping.redundant_experts,
+                     weight_dtype)
         self._idle_w = float(getattr(system, "idle_power_w", 0.0))
         self._p2p: dict[int, float] = {}
         self._dec: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
@@ -163,8 +176,7 @@ class StepCostModel:
         else:
             batch, ctx = self.dp, per_rank
         r = evaluate_model(self.model, phase, batch, ctx, self.system,  # type: ignore[arg-type]
-                           tp=m.tp, dp=self.dp, ep=m.ep,
-                           redundant_experts=m.redundant_experts if m.ep > 1 else 0,
+                           tp=m.tp, dp=self.dp, ep=m.ep, redundant_experts=m.redundant_experts,
                            weight_dtype=self.weight_dtype)
         self.evaluations += 1
         moe = sum(v for k, v in r.time_by("kind").items() if k in MOE_KINDS)

@@ -84,7 +84,8 @@ class ServingMapping:
 
 
 def parse_mapping(text: str, field: str) -> ServingMapping:
-    """A mapping from ``"tp=1,dp=32,ep=32,instances=1"`` (missing keys default to 1)."""
+    """A mapping from ``"tp=1,dp=32,ep=32,instances=1"`` (missing keys default to 1,
+    ``redundant_experts`` to 0; ``-`` may stand for ``_`` in key names)."""
     keys = {"tp", "dp", "ep", "pp", "instances", "redundant_experts"}
     kw: dict[str, int] = {}
     for part in text.split(","):
@@ -101,6 +102,48 @@ def parse_mapping(text: str, field: str) -> ServingMapping:
     m = ServingMapping(**kw)
     m.check(field)
     return m
+
+
+def check_model_mapping(cfg: ModelConfig, m: ServingMapping, field: str = "mapping") -> None:
+    """Check the expert parallelism and expert replicas of ``m`` against ``cfg``.
+
+    Each EP rank holds whole experts, so the expert slots (routed experts plus
+    ``redundant_experts`` replicas) must divide over ``ep``; DeepSeek-V3's decode layout on
+    144 GPUs, for example, needs 32 replicas (288 slots, 2 per GPU). Replicas need expert
+    parallelism: with ``ep == 1`` every GPU holds a TP slice of every expert.
+
+    Raises:
+        SpecError: ``{field}.ep`` or ``{field}.redundant_experts`` (``ep`` or
+            ``redundant_experts`` when ``field`` is ``mapping``, the colocated flags): expert
+            parallelism or replicas on a model without experts, replicas with ``ep == 1``,
+            or expert slots that do not divide over ``ep``.
+    """
+    def name(key: str) -> str:
+        return key if field == "mapping" else f"{field}.{key}"
+
+    moe = cfg.moe
+    if moe is None:
+        if m.ep > 1:
+            raise SpecError(name("ep"), f"{cfg.name} has no experts (expert parallelism needs a "
+                                        "MoE model)", [1])
+        if m.redundant_experts:
+            raise SpecError(name("redundant_experts"), f"{cfg.name} has no experts to "
+                                                       "replicate", [0])
+        return
+    if m.redundant_experts and m.ep == 1:
+        raise SpecError(name("redundant_experts"), f"{m.redundant_experts} expert replicas need "
+                        "expert parallelism (ep > 1): with ep=1 every GPU holds a TP slice of "
+                        "every expert", [0])
+    n = moe.n_routed_experts
+    slots = n + m.redundant_experts
+    if slots % m.ep:
+        fewest = -n % m.ep
+        fix = f"redundant_experts={fewest} ({n + fewest} slots, {(n + fewest) // m.ep} per rank)"
+        key = "redundant_experts" if m.redundant_experts else "ep"
+        raise SpecError(name(key), f"ep={m.ep} does not divide the {slots} expert slots of "
+                        f"{cfg.name} ({n} routed + {m.redundant_experts} redundant_experts); "
+                        f"each EP rank holds whole experts, so ep must divide routed + "
+                        f"redundant experts: use {fix} or an ep that divides {slots}")
 
 
 def weight_bytes_per_gpu(cfg: ModelConfig, m: ServingMapping) -> float:
@@ -173,7 +216,8 @@ def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes
     (more replicas serve more requests; TP beyond what memory needs mostly adds all-reduce).
 
     Raises:
-        SpecError: ``mapping``: more GPUs than the system has, or weights that do not fit.
+        SpecError: ``mapping``: more GPUs than the system has, or weights that do not fit;
+            ``ep``/``redundant_experts``: see :func:`check_model_mapping`.
     """
     for name, v in (("tp", tp), ("dp", dp), ("ep", ep), ("pp", pp)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -215,6 +259,7 @@ def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes
         if tp is not None and dp is not None:
             why = "given values kept"
     m.check("mapping")
+    check_model_mapping(cfg, m)
     if m.gpus > gpus:
         raise SpecError("mapping", f"{m.label()} needs {m.gpus} GPUs, the system has {gpus}")
     kv_budget(cfg, m, memory_bytes, memory_fraction)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import SpecError
 from codesign.ir.dtypes import DType
 from codesign.ir.ops import Combine, Dispatch
+from hwmodels.network.system import fabric_latency_s
 
 if TYPE_CHECKING:
     from hwmodels.network.system import PoolNetwork
@@ -113,11 +114,12 @@ def ep_estimate(system: PoolNetwork, phase: str, tokens: int, hidden: int, top_k
         raise SpecError("failed_planes", f"all {so.planes} planes have failed: no scale-out")
     local = 0.0 if local_via_rdma else tokens * m / nodes * tb
     nv = tokens * m * gpus_in_node * (g - 1) / g * tb + local + rdma * (1 - alive)
-    rdma_bw = so.nic_bytes_per_s * so.nics_per_gpu * so.achievable * alive
+    rdma_bw = (so.nic_bytes_per_s * so.nics_per_gpu * so.achievable * alive
+               / so.oversubscription)
     nv_bw = _nvlink_a2a_bw(system, g)
     t_rdma, t_nv = rdma / rdma_bw, nv / nv_bw
     bottleneck = "rdma" if t_rdma >= t_nv else "nvlink"
-    t = lat + so.latency_s + skew * max(t_rdma, t_nv)
+    t = lat + fabric_latency_s(so) + skew * max(t_rdma, t_nv)
     return EpEstimate(phase, t, bottleneck, nv, rdma, m, m * gpus_in_node)
 
 

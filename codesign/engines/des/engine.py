@@ -48,7 +48,9 @@ if TYPE_CHECKING:
     from codesign.engines.des.sim import GraphPlan, SimOptions, SimOutcome
 
 Schedule = Literal["serial", "dbo", "nanoflow", "tokenweave"]
-SCHEDULES: tuple[str, ...] = ("serial", "dbo", "nanoflow", "tokenweave")
+SCHEDULES: tuple[str, ...] = ("serial", "dbo", "nanoflow", "tokenweave", "pipeline")
+#: schedules of a placement over several pools (:mod:`codesign.engines.des.pools`)
+POOL_SCHEDULES: tuple[str, ...] = ("serial", "pipeline")
 LAUNCH_MODES: tuple[str, ...] = ("graph", "eager")
 
 
@@ -115,10 +117,16 @@ class DesEngine:
 
             _check(tokens=n_tokens, world=pg.world, launch=launch, comm_sms=comm_sms,
                    sm_count=None, explicit_sms=False, jitter=jitter, seed=seed)
-            if schedule != "serial" or micro_batch_graphs:
-                raise SpecError("schedule", "placements over several pools run the serial "
-                                "schedule (one micro-batch) in this version", ["serial"])
-            return run_pools(pg, tokens=n_tokens, launch=launch, trace=trace)
+            if schedule not in POOL_SCHEDULES:
+                raise SpecError("schedule", f"{schedule!r} is a schedule of one pool; a "
+                                "placement over several pools runs", POOL_SCHEDULES)
+            mbs = [pg] if schedule == "serial" or not micro_batch_graphs else [
+                place(g, pg.system, pg.placement, phase=pg.phase) for g in micro_batch_graphs]
+            return run_pools(mbs, tokens=n_tokens, launch=launch, trace=trace)
+        if schedule == "pipeline":
+            raise SpecError("schedule", "'pipeline' runs micro-batches through the stages of "
+                            "a placement over several pools; this one has one pool",
+                            [x for x in SCHEDULES if x != "pipeline"])
         device = pg.model_of(pg.order[0])
         world = pg.world
         tokens = n_tokens
