@@ -103,16 +103,19 @@ def _evaluate(spec: StudySpec, cfg: ModelConfig, hw: str, batch: int, context: i
               wd: DType) -> RunResult:
     from codesign.evaluate import evaluate_model
 
+    from codesign.hw import HARDWARE
+
     m = spec.mapping
+    where: dict[str, Any] = {"hw": hw} if hw in HARDWARE else {"system": hw}
     return evaluate_model(
-        spec.model, spec.phase, batch, context, hw, tp=m.tp, dp=m.dp, ep=m.ep,
+        spec.model, spec.phase, batch, context, **where, tp=m.tp, dp=m.dp, ep=m.ep,
         redundant_experts=m.redundant_experts,
         weight_dtype=None if wd == cfg.weight_dtype else wd.value, ignore_memory=True,
     )
 
 
 def _row(spec: StudySpec, cfg: ModelConfig, r: RunResult, wd: DType,
-         device: DeviceModel) -> dict[str, Any]:
+         device: DeviceModel, hw: str) -> dict[str, Any]:
     s = r.summary()
     m = spec.mapping
     pools = r.meta["memory"].values()  # per pool: weights, KV and activations per device
@@ -121,7 +124,7 @@ def _row(spec: StudySpec, cfg: ModelConfig, r: RunResult, wd: DType,
     row = {k: s[k] for k in ("batch", "context", "model", "phase", "world", "tokens",
                              "latency_s", "tokens_per_s", "tokens_per_s_per_device",
                              "joules_per_token", "usd_per_million_tokens", "energy_j", "bound")}
-    row.update(hw=s["hw"], weight_dtype=str(wd), memory_gb_per_device=mem / 1e9,
+    row.update(hw=hw, weight_dtype=str(wd), memory_gb_per_device=mem / 1e9,
                device_memory_gb=device.memory_bytes / 1e9,
                fits_memory=fits, **m.model_dump())
     return {c: row[c] for c in COLUMNS}
@@ -189,12 +192,13 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     """Evaluate every point of ``spec`` (no files): (table, reference run, its device)."""
     import pandas as pd
 
-    from codesign.hw import resolve_device
+    from codesign.hw import resolve_system
     from codesign.ir.models import load_model
 
     cfg = load_model(spec.model, field="model")
     ref_key = spec.reference_point()
-    devices = {hw: resolve_device(hw) for hw in dict.fromkeys([*spec.hw, ref_key[0]])}
+    devices = {hw: resolve_system(hw, 8, "hw").main.device
+               for hw in dict.fromkeys([*spec.hw, ref_key[0]])}
     dtypes = {hw: _weight_dtype(cfg, d, spec, hw) for hw, d in devices.items()}
     reference = None
     rows = []
@@ -205,7 +209,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     try:
         for hw, batch, context in spec.points():
             r = _evaluate(spec, cfg, hw, batch, context, dtypes[hw])
-            rows.append(_row(spec, cfg, r, dtypes[hw], devices[hw]))
+            rows.append(_row(spec, cfg, r, dtypes[hw], devices[hw], hw))
             if (hw, batch, context) == ref_key:
                 reference = r
             if bar:

@@ -34,11 +34,20 @@ assert set(StudyMetric.__args__) == set(METRICS)  # type: ignore[attr-defined]
 
 
 def _known_hw(value: str, field: str) -> str:
-    from codesign.hw import HARDWARE
+    """A device preset (a cluster of it), a system preset, or a device or system file."""
+    from codesign.hw import HARDWARE, SYSTEMS
+    from codesign.hw.families import is_file_name
 
+    if is_file_name(value):
+        from pathlib import Path
+
+        if not Path(value.strip()).is_file():
+            raise SpecError(field, f"no such device or system file {value!r}")
+        return value.strip()
     key = value.strip().lower()
-    if key not in HARDWARE:
-        raise SpecError(field, f"unknown hardware {value!r}", HARDWARE.names())
+    if key not in HARDWARE and key not in SYSTEMS:
+        raise SpecError(field, f"unknown hardware or system {value!r}",
+                        HARDWARE.names() + SYSTEMS.names())
     return key
 
 
@@ -95,7 +104,8 @@ class StudySpec(_Frozen):
             ``prefill`` (``context`` is the prompt length).
         context: one length or a list of them, tokens.
         batch: global batch sizes (sequences over the whole deployment).
-        hw: device names from the hardware registry.
+        hw: what each point runs on: device presets (a cluster of the mapping's devices),
+            system presets (``pd-h100-h200``...), or device or system files.
         mapping: tp, dp, ep, redundant_experts, the same at every point.
         weight_dtype_fallback: linear-weight format for a device that cannot compute in the
             model's own (e.g. ``bf16`` for FP8 DeepSeek-V3 on an A100); unset, such a device
