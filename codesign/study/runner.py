@@ -102,7 +102,6 @@ def _weight_dtype(cfg: ModelConfig, device: DeviceModel, spec: StudySpec, hw: st
 def _evaluate(spec: StudySpec, cfg: ModelConfig, hw: str, batch: int, context: int,
               wd: DType) -> RunResult:
     from codesign.evaluate import evaluate_model
-
     from codesign.hw import HARDWARE
 
     m = spec.mapping
