@@ -50,7 +50,8 @@ def memory_report(cfg: Any, sysm: System, pl: PlacementSpec, ph: PhaseSpec,
     n_exp = fam.num_experts(cfg) or 1
     offloaded = {p: len(set(ids)) / n_exp for p, ids in pl.experts.items()}
     kept = max(0.0, 1.0 - sum(offloaded.values()))
-    items = [(st.pool, st.parallel, st.layers, st.ops, kept) for st in pl.stages(ph.phase)]
+    items: list[tuple[str, ParallelSpec, tuple[int, int] | None, str, float]] = [
+        (st.pool, st.parallel, st.layers, st.ops, kept) for st in pl.stages(ph.phase)]
     for pool, share in offloaded.items():
         n = sysm.pools[pool].spec.devices
         items.append((pool, ParallelSpec(dp=n, ep=n), None, "experts", share))

@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from codesign.errors import SpecError
 from codesign.hw.placement import PlacementSpec, StageSpec
-from codesign.ir.graph import WorkloadGraph
+from codesign.ir.graph import EdgeMode, WorkloadGraph
 from codesign.ir.ops import Elementwise, GroupedGemm, Op
 
 CHAIN = ("moe.experts.gate_up_proj", "moe.experts.act", "moe.experts.down_proj")
@@ -69,7 +69,7 @@ def offload_experts(graph: WorkloadGraph, placement: PlacementSpec, phase: str,
             new_ops[key] = kept
             moved.setdefault(key, []).append((f"{key}@{pool}", off))
             owner[f"{key}@{pool}"] = len(stages) + len(extra) - 1
-    edges: set[tuple[str, str, str, str, str]] = set()
+    edges: set[tuple[str, str, str, str, EdgeMode]] = set()
     g = graph.nx
     for key, op, layer in zip(keys, ops, layers, strict=True):
         nodes.append((key, new_ops.get(key, op), layer))

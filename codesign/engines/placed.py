@@ -19,7 +19,7 @@ from codesign.hw.device import DeviceModel
 from codesign.hw.placement import PlacementSpec, StageSpec
 from codesign.hw.resolve import System
 from codesign.hw.system import PoolSpec, SystemSpec
-from codesign.ir.graph import WorkloadGraph
+from codesign.ir.graph import EdgeMode, WorkloadGraph
 
 SINGLE_POOL = "main"
 
@@ -225,7 +225,7 @@ def compose_stage_graphs(graphs: list[WorkloadGraph], placement: PlacementSpec, 
             if mine and key not in owner:
                 owner[key] = s
                 nodes.append((key, op, layer))
-    edges: set[tuple[str, str, str, str, str]] = set()
+    edges: set[tuple[str, str, str, str, EdgeMode]] = set()
     for s, g in enumerate(graphs):
         for src, dst, data in g.nx.edges(data=True):
             if owner.get(src) == s and dst in owner:  # the producer's tensor as stage s has it
