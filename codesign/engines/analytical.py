@@ -57,17 +57,20 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
                engine: str = "analytical") -> RunResult:
     """The analytical engine on an already placed graph."""
     sysm = pg.system
-    cache: dict[tuple[int, int], OpCost] = {}
-    records: list[OpRecord] = []
-    t = energy = 0.0
-    host = [0.0] * len(pg.stages)  # each stage's host issue clock (eager)
-    busy: dict[int, float] = {}
-    _, ops, layers = pg.graph.topological()
     stages = pg.stages
+    caches: list[dict[int, OpCost]] = [{} for _ in stages]  # per stage: op id -> cost
+    records: list[OpRecord] = []
+    append = records.append
+    t = energy = link_j = 0.0
+    host = [0.0] * len(stages)  # each stage's host issue clock (eager)
+    busy = [0.0] * len(stages)
+    ran = [False] * len(stages)
+    _, ops, layers = pg.graph.topological()
     models = [sysm.pools[st.pool].model for st in stages]
-    issue = [m.launch_overhead_s if launch == "eager" else 0.0 for m in models]
+    eager = launch == "eager"
+    issue = [m.launch_overhead_s if eager else 0.0 for m in models]
     idle = [m.idle_power_w for m in models]
-    link_j = 0.0
+    worlds = [st.world for st in stages]
     transfers = pg.transfers
     stage_of = pg.stage
     for key, op, layer in zip(pg.order, ops, layers, strict=True):
@@ -75,29 +78,39 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
         if transfers:
             for tr in transfers.get(key, ()):
                 dt, de = sysm.transfer(tr.src_pool, tr.dst_pool, tr.nbytes)
-                records.append(OpRecord(f"{tr.src_key}->{key}", "transfer", layer, t, dt,
-                                        de * stages[s].world, "network", 0.0, tr.nbytes))
+                append(OpRecord(f"{tr.src_key}->{key}", "transfer", layer, t, dt,
+                                de * worlds[s], "network", 0.0, tr.nbytes))
                 t += dt
-                link_j += de * stages[s].world
-        c = cache.get((id(op), s))
+                link_j += de * worlds[s]
+        cache = caches[s]
+        c = cache.get(id(op))
         if c is None:
-            c = models[s].op_cost(op)
-            cache[(id(op), s)] = c
-        start, bound, per_kernel = t, c.bound, c.latency_s / c.kernels
-        for _ in range(c.kernels):
-            host[s] += issue[s]
-            if host[s] > t:
-                bound = "launch"
-            t = max(t, host[s]) + per_kernel
+            c = cache[id(op)] = models[s].op_cost(op)
+        start, bound, n = t, c.bound, c.kernels
+        if eager:
+            per_kernel = c.latency_s / n
+            h = host[s]
+            for _ in range(n):
+                h += issue[s]
+                if h > t:
+                    bound = "launch"
+                t = (t if t > h else h) + per_kernel
+            host[s] = h
+        elif n == 1:
+            t += c.latency_s
+        else:
+            per_kernel = c.latency_s / n
+            for _ in range(n):
+                t += per_kernel
         latency = t - start
-        e = (c.energy_j + idle[s] * (latency - c.latency_s)) * stages[s].world
-        records.append(OpRecord(key, op.kind, layer, start, latency, e / stages[s].world, bound,
-                                c.flops, c.dram_bytes))
-        busy[s] = busy.get(s, 0.0) + latency
-        energy += e
-    for s, st in enumerate(stages):  # other stages' devices idle while one works
-        if s in busy:
-            energy += idle[s] * st.world * (t - busy[s])
+        e1 = c.energy_j + idle[s] * (latency - c.latency_s)  # waiting on the host idles
+        append(OpRecord(key, op.kind, layer, start, latency, e1, bound, c.flops, c.dram_bytes))
+        busy[s] += latency
+        ran[s] = True
+        energy += e1 * worlds[s]
+    for s in range(len(stages)):  # other stages' devices idle while one works
+        if ran[s]:
+            energy += idle[s] * worlds[s] * (t - busy[s])
     return finish(pg, engine, t, energy, records, tokens, link_j)
 
 
