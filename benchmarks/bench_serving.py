@@ -62,7 +62,7 @@ def one_speed_run(kw: dict[str, Any]) -> dict[str, Any]:
     import tempfile
     import time
 
-    from codesign.serving import simulate
+    from codesign.engines.des.serving import simulate
 
     kw = dict(kw)
     tmp = None

@@ -1,8 +1,8 @@
 """``codesign simulate``: serve a stream of requests (Poisson, bursty or a trace) with a model
 on a system; TTFT/TPOT/E2E percentiles, throughput, goodput, utilization, energy and cost.
 
-Thin: the command calls :func:`codesign.serving.simulate`. Errors are :class:`SpecError`
-naming the flag; the main CLI prints them as one line and exits with code 2.
+Thin: the command calls :func:`codesign.engines.des.serving.simulate`. Errors are
+:class:`SpecError` naming the flag; the main CLI prints them as one line and exits with code 2.
 :mod:`codesign.cli.app` registers the command with ``app.command("simulate")(simulate)``;
 ``simulate_app`` is the same command as a stand-alone Typer app.
 """
@@ -97,8 +97,8 @@ def simulate(
     """Simulate serving a model: continuous batching with chunked prefill, KV-cache limits and
     preemption, optional prefill/decode disaggregation; latency percentiles, throughput,
     goodput, utilization, joules and dollars per token."""
-    from codesign.serving import LengthDist
-    from codesign.serving import simulate as run
+    from codesign.engines.des.serving import LengthDist
+    from codesign.engines.des.serving import simulate as run
 
     try:
         if length_cv < 0:

@@ -23,7 +23,7 @@ Approximations (stated, not hidden):
   charged at idle power on every GPU of the instance;
 * pipeline parallelism: a micro-batch's pass costs the full model on a TP group (each stage
   runs ``1/pp`` of the layers in turn) plus ``pp - 1`` activation sends between stages; the
-  instance runs ``pp`` micro-batches at once (``codesign.serving.sim``);
+  instance runs ``pp`` micro-batches at once (``codesign.engines.des.serving.sim``);
 * sequence parallelism (``tp > 1`` with ``ep > 1``): a pass whose tokens per attention-DP
   rank do not divide by ``tp`` (a decode step of one sequence on TP8) is priced with those
   tokens zero-padded to the next multiple of ``tp``, as TP+SP engines pad before the
@@ -38,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from codesign.serving.mapping import ServingMapping, check_model_mapping
+from codesign.engines.des.serving.mapping import ServingMapping, check_model_mapping
 
 MOE_KINDS = ("grouped_gemm", "dispatch", "combine")
 
@@ -105,7 +105,7 @@ class StepCostModel:
 
     Raises:
         SpecError: ``ep``/``redundant_experts``: expert parallelism the model cannot take
-            (see :func:`codesign.serving.mapping.check_model_mapping`).
+            (see :func:`codesign.engines.des.serving.mapping.check_model_mapping`).
     """
 
     def __init__(self, model: str, system: Any, mapping: ServingMapping, *, skew: float = 1.0,

@@ -16,18 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from codesign.errors import SpecError, require_positive
-from codesign.serving.deploy import Deployment, Pool, build_deployment, check_fits, utilization
-from codesign.serving.mapping import (
+from codesign.engines.des.serving.mapping import (
     ServingMapping,
     check_model_mapping,
     choose_mapping,
     kv_budget,
     parse_mapping,
 )
-from codesign.serving.metrics import request_table, summarize
-from codesign.serving.sim import run_simulation
-from codesign.serving.workload import (
+from codesign.engines.des.serving.metrics import request_table, summarize
+from codesign.engines.des.serving.plan import (
+    Deployment,
+    Pool,
+    build_deployment,
+    check_fits,
+    utilization,
+)
+from codesign.engines.des.serving.sim import run_simulation
+from codesign.engines.des.serving.workload import (
     DEFAULT_OUTPUT,
     DEFAULT_PROMPT,
     LengthDist,
@@ -36,6 +41,7 @@ from codesign.serving.workload import (
     load_trace,
     poisson,
 )
+from codesign.errors import SpecError, require_positive
 
 ARRIVALS = ("poisson", "gamma", "trace")
 
@@ -116,7 +122,7 @@ def resolve_serving_system(name: str, gpus: int | None, default_gpus: int = 8
 def build_workload(arrival: str, *, rate: float | None, requests: int | None, seed: int,
                    cv: float, trace: str | Path | None, prompt: LengthDist,
                    output: LengthDist) -> list[Request]:
-    """The requests of a run (see :mod:`codesign.serving.workload`)."""
+    """The requests of a run (see :mod:`codesign.engines.des.serving.workload`)."""
     if arrival not in ARRIVALS:
         raise SpecError("arrival", f"unknown {arrival!r}", ARRIVALS)
     if arrival == "trace":
@@ -192,7 +198,7 @@ def simulate(
         prompt, output: token-length distributions of generated requests.
         gpus: GPUs to use (default: the preset's, or 8 for a device).
         tp, dp, ep, pp, redundant_experts: colocated mapping overrides (the rest by default,
-            see :func:`codesign.serving.mapping.choose_mapping`).
+            see :func:`codesign.engines.des.serving.mapping.choose_mapping`).
         prefill, decode: disaggregated serving: the prefill and the decode mapping (each with
             its ``instances`` and ``redundant_experts``), as :class:`ServingMapping` or
             ``"tp=1,dp=144,ep=144,redundant_experts=32"`` strings.
@@ -210,8 +216,8 @@ def simulate(
         SpecError: bad input, naming the parameter; ``mapping``/``prefill``/``decode``: a
             mapping that does not fit; ``prefill.ep``, ``decode.redundant_experts``, ...:
             expert parallelism the model cannot take (see
-            :func:`codesign.serving.mapping.check_model_mapping`); ``kv_cache``: a request
-            longer than one rank's KV cache.
+            :func:`~codesign.engines.des.serving.mapping.check_model_mapping`); ``kv_cache``: a
+            request longer than one rank's KV cache.
     """
     wall0 = time.perf_counter()
     from workloads.registry import load_model
@@ -267,8 +273,8 @@ def simulate(
     data["approximations"] = list(APPROXIMATIONS)
     trace_doc = None
     if trace_out is not None:
+        from codesign.engines.des.serving.trace import chrome_trace, dumps
         from codesign.report.html import write_atomic
-        from codesign.serving.trace import chrome_trace, dumps
 
         assert dep.steps is not None and dep.xfers is not None
         trace_doc = chrome_trace(dep.names, dep.steps, dep.xfers,

@@ -5,10 +5,15 @@ skew; TTFT/TPOT/E2E distributions, throughput, goodput, utilization, energy and 
 Entry point: :func:`simulate` (``codesign simulate`` on the command line).
 """
 
-from codesign.serving.api import ServingResult, simulate
-from codesign.serving.cost import StepCost, StepCostModel
-from codesign.serving.mapping import ServingMapping, choose_mapping, kv_budget, parse_mapping
-from codesign.serving.workload import (
+from codesign.engines.des.serving.api import ServingResult, simulate
+from codesign.engines.des.serving.cost import StepCost, StepCostModel
+from codesign.engines.des.serving.mapping import (
+    ServingMapping,
+    choose_mapping,
+    kv_budget,
+    parse_mapping,
+)
+from codesign.engines.des.serving.workload import (
     LengthDist,
     Request,
     gamma_bursty,

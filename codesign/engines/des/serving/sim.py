@@ -38,9 +38,9 @@ from typing import Any
 
 import simpy
 
+from codesign.engines.des.serving.cost import StepCostModel
+from codesign.engines.des.serving.workload import Request
 from codesign.errors import CodesignError
-from codesign.serving.cost import StepCostModel
-from codesign.serving.workload import Request
 
 
 class RequestState:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from codesign.engines.des.serving.cost import StepCostModel
+from codesign.engines.des.serving.mapping import KvBudget, ServingMapping, kv_shards
+from codesign.engines.des.serving.sim import Lane, Router, Transfers
+from codesign.engines.des.serving.workload import Request
 from codesign.errors import SpecError
-from codesign.serving.cost import StepCostModel
-from codesign.serving.mapping import KvBudget, ServingMapping, kv_shards
-from codesign.serving.sim import Lane, Router, Transfers
-from codesign.serving.workload import Request
 
 
 @dataclass(frozen=True)

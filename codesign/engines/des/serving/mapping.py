@@ -36,7 +36,7 @@ class ServingMapping:
         dp: attention data-parallel ranks; with ``ep > 1`` inside one instance, with
             ``ep == 1`` the number of independent instances (see module docstring).
         ep: expert parallel degree (1: experts split like dense FFNs).
-        pp: pipeline stages (see ``codesign.serving.cost``).
+        pp: pipeline stages (see ``codesign.engines.des.serving.cost``).
         instances: instances of this mapping.
         redundant_experts: extra expert replicas (DeepSeek's EPLB).
     """
