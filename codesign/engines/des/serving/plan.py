@@ -1,8 +1,19 @@
-"""A deployment for the simulation: pools of instances (colocated, or prefill and decode),
-their lanes and cost models, GPU placement and the KV-transfer network between pools.
+"""A deployment for the simulation: which pool of the system serves which phase, with which
+mapping and KV room, and the lanes, cost models and transfers built on the SimPy resources.
 
-GPUs are placed in order: the instances of the first pool, then the next, each instance on
-consecutive GPUs; two instances exchange KV over NVLink only when both lie in one node.
+Pools come from the system's default placement (``SystemSpec.placement``): a system that
+puts prefill and decode on different pools (``pd-h100-h200``) serves disaggregated, each
+phase on its pool, the KV cache of each request moving over the link between them; a
+system without one (or with both phases on one pool) serves colocated on its first pool,
+or disaggregated inside that pool when prefill and decode mappings are given. Mapping flags
+(``tp``, ``dp``, ``ep``, ``pp``, ``redundant_experts``) choose the parallelism of every
+phase whose mapping is not given whole.
+
+Memory: an instance's weights (the busiest GPU's share) must leave KV-cache room in
+``memory_fraction`` of its device's memory, and every request's KV must fit one
+attention-DP rank (and one pipeline stream's share); otherwise :class:`SpecError` names the
+pool with the bytes needed and available, unless ``ignore_memory``, where such a pool's KV
+cache is taken as unlimited (no admission limit or preemption from memory there).
 """
 
 from __future__ import annotations
@@ -10,27 +21,56 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import simpy
 
+from codesign.engines.des.serving.cluster import ServingCluster
 from codesign.engines.des.serving.cost import StepCostModel
-from codesign.engines.des.serving.mapping import KvBudget, ServingMapping, kv_shards
-from codesign.engines.des.serving.sim import Lane, Router, Transfers
-from codesign.engines.des.serving.workload import Request
+from codesign.engines.des.serving.facts import ModelFacts
+from codesign.engines.des.serving.lane import Lane
+from codesign.engines.des.serving.mapping import (
+    KvBudget,
+    ServingMapping,
+    check_model_mapping,
+    choose_mapping,
+    kv_budget,
+)
+from codesign.engines.des.serving.sim import Router, Transfers
+from codesign.engines.des.serving.workload import Workload
 from codesign.errors import SpecError
+from codesign.hw.resolve import System
+
+#: KV tokens of a lane whose pool does not fit and memory is ignored
+UNLIMITED = 1 << 60
 
 
 @dataclass(frozen=True)
-class Pool:
-    """Instances of one role (``instance``, ``prefill`` or ``decode``) and their KV room."""
+class Role:
+    """Instances of one role (``instance``, ``prefill`` or ``decode``) on one pool."""
 
     role: str
+    pool: str
     mapping: ServingMapping
     kv: KvBudget
+    unlimited: bool = False
 
     @property
     def lane_tokens(self) -> int:
-        return self.kv.instance_tokens // self.mapping.pp
+        return UNLIMITED if self.unlimited else self.kv.instance_tokens // self.mapping.pp
+
+    @property
+    def request_cap(self) -> int:
+        """The most KV tokens one request may hold (one rank's, one stream's share)."""
+        return UNLIMITED if self.unlimited else min(self.kv.rank_tokens, self.lane_tokens)
+
+
+@dataclass
+class Plan:
+    """The system, the roles on its pools, and the mapping as the summary reports it."""
+
+    system: System
+    roles: list[Role]
+    mapping_info: dict[str, Any]
+    gpus_available: int
 
 
 @dataclass
@@ -38,11 +78,10 @@ class Deployment:
     """Everything the simulation runs on."""
 
     env: simpy.Environment
-    pools: list[Pool]
-    names: list[str] = field(default_factory=list)
+    plan: Plan
+    cluster: ServingCluster
     lanes: dict[str, list[Lane]] = field(default_factory=dict)
     costs: list[StepCostModel] = field(default_factory=list)
-    first_gpu: list[int] = field(default_factory=list)
     transfers: Transfers | None = None
     steps: list[tuple[Any, ...]] | None = None
     xfers: list[tuple[Any, ...]] | None = None
@@ -57,61 +96,230 @@ class Deployment:
 
     @property
     def gpus(self) -> int:
-        return sum(p.mapping.gpus for p in self.pools)
+        return sum(self.cluster.used().values())
 
 
-def check_fits(reqs: list[Request], pool: Pool) -> None:
-    """Every request's KV must fit one rank's (and one lane's) cache.
+# --------------------------------------------------------------------------- the plan
+def resolve_serving_system(system: Any, gpus: int | None, default_gpus: int = 8
+                           ) -> tuple[System, int]:
+    """(system, devices available on its first pool) for a system preset, file or spec, or a
+    device name or model (a cluster of ``gpus`` of it, ``default_gpus`` if not given).
 
     Raises:
-        SpecError: ``kv_cache``, naming the first request that does not fit.
+        SpecError: ``system``: unknown name or bad file; ``gpus``: more GPUs than the system
+            has.
     """
-    m, kvb = pool.mapping, pool.kv
-    cap = min(kvb.rank_tokens, pool.lane_tokens)
-    last = 1 if pool.role == "prefill" else None  # a prefill pool holds prompt + 1 token
+    from collections.abc import Mapping
 
-    def size(r: Request) -> int:
-        return r.prompt_tokens + (last or r.output_tokens)
+    from codesign.hw import HARDWARE, resolve_system
+    from codesign.hw.system import SystemSpec
 
-    worst = max(reqs, key=size)
-    if size(worst) > cap:
-        raise SpecError("kv_cache", f"request {worst.id} needs {size(worst)} KV tokens but one "
-                                    f"{pool.role} rank of {m.label()} holds {cap} "
-                                    f"({kvb.kv_bytes_per_token} B per token)")
+    if isinstance(system, str):
+        device = system.strip().lower() in HARDWARE
+    else:  # a device model (not a pool model behind its fabric) stands for a cluster of it
+        device = not isinstance(system, System | SystemSpec | Mapping) and \
+            getattr(system, "pool_spec", None) is None
+    if device:
+        n = gpus or default_gpus
+        return resolve_system(system, n, "system"), n
+    sysm = resolve_system(system, default_gpus, "system")
+    total = sysm.main.spec.devices
+    if gpus is not None and gpus > total:
+        raise SpecError("gpus", f"{gpus} exceeds the {total} GPUs of {sysm.name}")
+    return sysm, gpus or total
 
 
-def build_deployment(model: str, cfg: Any, sysm: Any, pools: list[Pool], *, token_budget: int,
+def phase_pools(sysm: System) -> tuple[str, str]:
+    """(prefill pool, decode pool) of the system's default placement (the first pool for
+    both without one).
+
+    Raises:
+        SpecError: ``system.placement``: a phase placed on several stages, part of the
+            layers or an op group (serving simulates one stage per phase).
+    """
+    from codesign.hw.placement import parse_placement
+
+    default = sysm.spec.placement
+    if default is None:
+        return sysm.first_pool, sysm.first_pool
+    pl = parse_placement(default, f"{sysm.name}.placement")
+    pools = []
+    for ph in ("prefill", "decode"):
+        stages = pl.stages(ph)
+        if len(stages) != 1 or stages[0].layers is not None or stages[0].ops != "all":
+            raise SpecError("system.placement", f"{sysm.name} places {ph} on {len(stages)} "
+                            "stage(s) or part of a layer: serving simulates one stage per "
+                            "phase, every layer on one pool")
+        sysm.pool(stages[0].pool)
+        pools.append(stages[0].pool)
+    return pools[0], pools[1]
+
+
+def _budget(facts: ModelFacts, sysm: System, pool: str, m: ServingMapping, mf: float,
+            field_: str, ignore: bool) -> KvBudget:
+    mem = float(sysm.pool(pool).device.memory_bytes)
+    return kv_budget(facts, m, mem, mf, field_, pool, ignore)
+
+
+def plan_deployment(facts: ModelFacts, system: Any, *, gpus: int | None,
+                    prefill: ServingMapping | None, decode: ServingMapping | None,
+                    memory_fraction: float, ignore_memory: bool, tp: int | None,
+                    dp: int | None, ep: int | None, pp: int | None, redundant_experts: int
+                    ) -> Plan:
+    """Pools, mappings and KV room of a run (see module doc).
+
+    Raises:
+        SpecError: ``mapping``/``prefill``/``decode``: a mapping that does not fit its pool
+            (devices or memory); ``gpus``: on a system that places the phases on different
+            pools; ``system``/``system.placement``: see :func:`resolve_serving_system` and
+            :func:`phase_pools`.
+    """
+    mf, ign = memory_fraction, ignore_memory
+    flags = {"tp": tp, "dp": dp, "ep": ep, "pp": pp, "redundant_experts": redundant_experts}
+    given = prefill is not None and decode is not None
+    if given:
+        assert prefill is not None and decode is not None
+        check_model_mapping(facts, prefill, "prefill")
+        check_model_mapping(facts, decode, "decode")
+        need = prefill.gpus + decode.gpus
+    else:
+        need = max(8, (tp or 1) * (dp or 1) * (pp or 1))
+    sysm, n_gpus = resolve_serving_system(system, gpus, need)
+    pre_pool, dec_pool = phase_pools(sysm)
+    if pre_pool != dec_pool:
+        return _plan_pools(facts, sysm, pre_pool, dec_pool, gpus, prefill, decode, mf, ign,
+                           flags)
+    pool = pre_pool
+    if given:
+        assert prefill is not None and decode is not None
+        if need > n_gpus:
+            raise SpecError("mapping", f"prefill ({prefill.gpus} GPUs) and decode "
+                                       f"({decode.gpus}) need {need} GPUs, the system has "
+                                       f"{n_gpus}")
+        roles = [_role("prefill", pool, prefill, facts, sysm, mf, ign),
+                 _role("decode", pool, decode, facts, sysm, mf, ign)]
+        info = {"disaggregated": True, "prefill": {**prefill.as_dict(), "pool": pool},
+                "decode": {**decode.as_dict(), "pool": pool},
+                "reason": "given (prefill/decode disaggregation)"}
+        return Plan(sysm, roles, info, n_gpus)
+    gpn = sysm.pool(pool).spec.devices_per_node
+    mem = float(sysm.pool(pool).device.memory_bytes)
+    m, why = choose_mapping(facts, n_gpus, gpn, mem, mf, pool=pool, ignore_memory=ign,
+                            **flags)  # type: ignore[arg-type]
+    info = {"disaggregated": False, **m.as_dict(), "pool": pool, "label": m.label(),
+            "reason": why}
+    return Plan(sysm, [_role("instance", pool, m, facts, sysm, mf, ign)], info, n_gpus)
+
+
+def _role(role: str, pool: str, m: ServingMapping, facts: ModelFacts, sysm: System,
+          mf: float, ign: bool) -> Role:
+    field_ = "mapping" if role == "instance" else role
+    kv = _budget(facts, sysm, pool, m, mf, field_, ign)
+    return Role(role, pool, m, kv, unlimited=ign and not kv.fits)
+
+
+def _plan_pools(facts: ModelFacts, sysm: System, pre_pool: str, dec_pool: str,
+                gpus: int | None, prefill: ServingMapping | None,
+                decode: ServingMapping | None, mf: float, ign: bool,
+                flags: dict[str, Any]) -> Plan:
+    """Prefill on one pool, decode on another (the system's placement)."""
+    if gpus is not None:
+        raise SpecError("gpus", f"{sysm.name} serves prefill on pool {pre_pool!r} and decode "
+                        f"on pool {dec_pool!r}: size them with --prefill-mapping and "
+                        "--decode-mapping (instances), not --gpus")
+    roles, why = [], []
+    for role, pool, m in (("prefill", pre_pool, prefill), ("decode", dec_pool, decode)):
+        p = sysm.pool(pool)
+        if m is None:
+            m, reason = choose_mapping(facts, p.spec.devices, p.spec.devices_per_node,
+                                       float(p.device.memory_bytes), mf, field=role,
+                                       pool=pool, ignore_memory=ign, **flags)
+            why.append(f"{role} on pool {pool!r}: {reason}")
+        elif m.gpus > p.spec.devices:
+            raise SpecError(role, f"{m.label()} needs {m.gpus} GPUs, pool {pool!r} has "
+                                  f"{p.spec.devices}")
+        else:
+            why.append(f"{role} on pool {pool!r}: given")
+        roles.append(_role(role, pool, m, facts, sysm, mf, ign))
+    info = {"disaggregated": True,
+            "prefill": {**roles[0].mapping.as_dict(), "pool": pre_pool},
+            "decode": {**roles[1].mapping.as_dict(), "pool": dec_pool},
+            "reason": f"system placement ({sysm.name}); " + "; ".join(why)}
+    return Plan(sysm, roles, info, sum(sysm.pool(r.pool).spec.devices for r in roles))
+
+
+# --------------------------------------------------------------------------- memory
+def memory_report(wl: Workload, plan: Plan, ignore_memory: bool) -> dict[str, dict[str, Any]]:
+    """Per pool: bytes one GPU needs (weights plus the largest request's KV on one rank, for
+    the role that needs most), the usable bytes, and whether they fit.
+
+    Raises:
+        SpecError: ``kv_cache``: a request longer than one rank's KV cache (unless
+            ``ignore_memory``), naming the request, the pool and the bytes.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    prompt_max = int(wl.prompt_tokens.max())
+    total = wl.prompt_tokens + wl.output_tokens
+    for r in plan.roles:
+        # a prefill instance holds prompt + 1 token; the others the whole request
+        worst = int(wl.prompt_tokens.argmax() if r.role == "prefill" else total.argmax())
+        size = prompt_max + 1 if r.role == "prefill" else int(total[worst])
+        kv = r.kv
+        cap = min(kv.rank_tokens, kv.instance_tokens // r.mapping.pp)
+        share = kv.rank_tokens / cap if cap else 1.0
+        need = kv.weight_bytes_per_gpu + size * kv.kv_bytes_per_token * share
+        fits = kv.fits and size <= cap
+        if not fits and kv.fits and not ignore_memory:
+            raise SpecError("kv_cache", f"request {int(wl.id[worst])} needs {size} KV tokens "
+                            f"but one {r.role} rank of {r.mapping.label()} on pool "
+                            f"{r.pool!r} holds {cap} ({kv.kv_bytes_per_token:g} B per token "
+                            f"per GPU: {need / 1e9:.2f} GB needed, "
+                            f"{kv.usable_bytes_per_gpu / 1e9:.2f} GB usable); use more GPUs "
+                            "per instance, or --ignore-memory to simulate anyway")
+        entry = {"required_bytes": need, "capacity_bytes": kv.usable_bytes_per_gpu,
+                 "fits": fits, "device_bytes": kv.device_bytes,
+                 "weights_bytes": kv.weight_bytes_per_gpu,
+                 "kv_bytes": size * kv.kv_bytes_per_token * share, "role": r.role}
+        prev = out.get(r.pool)
+        if prev is None or need / kv.usable_bytes_per_gpu > (
+                prev["required_bytes"] / prev["capacity_bytes"]):
+            out[r.pool] = entry
+    return out
+
+
+# --------------------------------------------------------------------------- building
+def build_deployment(model: str, facts: ModelFacts, plan: Plan, *, token_budget: int,
                      chunk_size: int | None, max_seqs: int, skew: float,
                      weight_dtype: str | None, trace: bool) -> Deployment:
-    """Lanes, cost models and (for disaggregated pools) KV transfers of ``pools``.
+    """The cluster's resources, lanes, cost models and (disaggregated) KV transfers.
 
     Raises:
         SpecError: the first step evaluation fails (a mapping the model cannot take, ops the
             device cannot run), naming the field with the model, system and mapping.
     """
-    d = Deployment(simpy.Environment(), pools, steps=[] if trace else None,
+    env = simpy.Environment()
+    d = Deployment(env, plan, ServingCluster(env, plan.system), steps=[] if trace else None,
                    xfers=[] if trace else None)
-    cursor = 0  # first GPU of the next instance
-    for pool in pools:
-        m = pool.mapping
-        cost = StepCostModel(model, sysm, m, skew=skew, weight_dtype=weight_dtype)
+    for r in plan.roles:
+        m = r.mapping
+        pool_model = plan.system.pool(r.pool).model
+        cost = StepCostModel(model, pool_model, m, skew=skew, weight_dtype=weight_dtype,
+                             facts=facts)
         d.costs.append(cost)
-        _probe(cost, pool.role, cfg.name, getattr(sysm, "name", ""), m)
+        _probe(cost, r.role, facts.name, getattr(pool_model, "name", ""), m)
+        senders = facts.kv_shards(m.tp) * m.pp
         lanes: list[Lane] = []
         for i in range(m.instances):
-            inst = len(d.names)
-            d.names.append(f"{pool.role}[{i}]")
-            d.first_gpu.append(cursor)
-            cursor += m.instance_gpus
+            inst = d.cluster.add(r.role, r.pool, i, m.instance_gpus, m.pp, senders)
             for stream in range(m.pp):
-                lanes.append(Lane(d.env, d.names[inst],
-                                  "prefill" if pool.role == "prefill" else "mixed", inst,
-                                  stream, cost, pool.lane_tokens, token_budget * m.instance_dp,
+                lanes.append(Lane(env, "prefill" if r.role == "prefill" else "mixed", inst,
+                                  stream, cost, r.lane_tokens, token_budget * m.instance_dp,
                                   chunk_size or token_budget, max_seqs * m.instance_dp,
                                   trace=d.steps))
-        d.lanes[pool.role] = lanes
+        d.lanes[r.role] = lanes
     if "prefill" in d.lanes:
-        d.transfers = _transfers(d, cfg, sysm, pools[0].mapping)
+        d.transfers = Transfers(env, d.cluster, Router(d.lanes["decode"]),
+                                facts.kv_bytes_per_token, d.xfers)
         for lane in d.lanes["prefill"]:
             lane.on_prefilled = d.transfers.start
     return d
@@ -127,46 +335,3 @@ def _probe(cost: StepCostModel, role: str, model: str, system: str, m: ServingMa
         hint = " (try weight_dtype='bf16')" if e.field == "dtype" else ""
         raise SpecError(e.field, f"{e.message}; while costing {model} on {system} with "
                                  f"{m.label()}{hint}", e.allowed) from None
-
-
-def _transfers(d: Deployment, cfg: Any, sysm: Any, pre_m: ServingMapping) -> Transfers:
-    """KV transfers from prefill to decode lanes over the system's network model: the KV of
-    a request, split over the GPUs that hold it, one ``send_recv`` per GPU in parallel."""
-    kv_tok = cfg.kv_cache_bytes_per_token()
-    shards = kv_shards(cfg, pre_m.tp)
-    spec = getattr(sysm, "spec", None)
-    gpn = spec.gpus_per_node if spec is not None else 8
-    inst_gpus = {lane.instance: lane.cost.mapping.instance_gpus for lane in d.all_lanes}
-    memo: dict[tuple[int, bool], float] = {}
-
-    def same_node(a: int, b: int) -> bool:
-        ends = [d.first_gpu[a], d.first_gpu[a] + inst_gpus[a] - 1, d.first_gpu[b],
-                d.first_gpu[b] + inst_gpus[b] - 1]
-        return len({g // gpn for g in ends}) == 1
-
-    def time_s(kv_tokens: int, src: Lane, dst: Lane) -> float:
-        intra = same_node(src.instance, dst.instance)
-        key = (kv_tokens, intra)
-        t = memo.get(key)
-        if t is None:
-            nbytes = kv_tokens * kv_tok / shards
-            t = (sysm.collective("send_recv", nbytes, 2).time_s if intra
-                 else sysm.inter("send_recv", nbytes, 2).time_s)
-            memo[key] = t
-        return t
-
-    links = max(1, pre_m.instance_gpus // shards)
-    return Transfers(d.env, Router(d.lanes["decode"]), time_s, links, d.xfers)
-
-
-def utilization(d: Deployment, window: float) -> dict[str, float]:
-    """Busy fraction of each instance (mean over its lanes) and of the KV-transfer links."""
-    busy: dict[str, list[float]] = {}
-    for lane in d.all_lanes:
-        busy.setdefault(lane.name, []).append(lane.stats.busy_s / window)
-    out = {n: float(np.mean(busy[n])) for n in d.names if n in busy}
-    if d.transfers is not None:
-        pre = d.pools[0].mapping
-        out["kv_transfer_links"] = d.transfers.busy_s / (d.transfers.links * pre.instances
-                                                         * window)
-    return out
