@@ -28,7 +28,7 @@ FLAGS = {
     "memory_fraction": "--memory-fraction", "skew": "--skew", "ttft_slo_s": "--ttft-slo",
     "tpot_slo_s": "--tpot-slo", "prompt_tokens": "--prompt-tokens",
     "output_tokens": "--output-tokens", "weight_dtype": "--weight-dtype",
-    "ignore_memory": "--ignore-memory", "cache_hit": "--cache-hit",
+    "ignore_memory": "--ignore-memory", "cache_hit": "--cache-hit", "sample_s": "--sample-s",
 }
 
 
@@ -103,6 +103,9 @@ def simulate(
         "--weight-dtype", help="override the weight format (e.g. bf16)")] = None,
     trace_out: Annotated[str | None, typer.Option(
         "--trace-out", help="write a Chrome/Perfetto JSON timeline of the iterations")] = None,
+    sample_s: Annotated[float | None, typer.Option(
+        "--sample-s", help="sample cumulative tokens and queues per role every N simulated "
+                           "seconds into the JSON's timeline")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Simulate serving a model: continuous batching with chunked prefill, KV-cache limits and
@@ -130,7 +133,7 @@ def simulate(
             max_seqs=max_seqs, memory_fraction=memory_fraction,
             ignore_memory=ignore_memory, skew=skew,
             ttft_slo_s=ttft_slo, tpot_slo_s=tpot_slo, weight_dtype=weight_dtype,
-            trace_out=trace_out)
+            trace_out=trace_out, sample_s=sample_s)
     except SpecError as e:
         raise SpecError(_flag(e.field), e.message, e.allowed) from None
     summary = result.summary()

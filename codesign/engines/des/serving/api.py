@@ -174,6 +174,7 @@ def simulate(
     tpot_slo_s: float = 0.1,
     weight_dtype: str | None = None,
     trace_out: str | Path | None = None,
+    sample_s: float | None = None,
 ) -> ServingResult:
     """Simulate serving ``model`` on ``system`` and summarise the run.
 
@@ -214,6 +215,9 @@ def simulate(
         ttft_slo_s, tpot_slo_s: SLOs for goodput.
         weight_dtype: weight-format override (e.g. ``bf16`` on GPUs without FP8).
         trace_out: write a Chrome/Perfetto JSON timeline there.
+        sample_s: sample, every ``sample_s`` simulated seconds, cumulative tokens and the
+            queues of each role into the summary's ``timeline`` (throughput over any part of
+            a run: a long run's steady state, say).
 
     Raises:
         SpecError: bad input, naming the parameter; ``mapping``/``prefill``/``decode``: a
@@ -228,6 +232,8 @@ def simulate(
               memory_fraction=memory_fraction, skew=skew, ttft_slo_s=ttft_slo_s,
               tpot_slo_s=tpot_slo_s, gpus=gpus, rate=rate, requests=requests,
               redundant_experts=redundant_experts, cache_hit=cache_hit)
+    if sample_s is not None:
+        _check_number("sample_s", sample_s, positive=True)
     if not isinstance(ignore_memory, bool):
         raise SpecError("ignore_memory", f"must be true or false, got {ignore_memory!r}",
                         [True, False])
@@ -266,7 +272,8 @@ def simulate(
     dep = build_deployment(model, facts, plan, token_budget=token_budget,
                            chunk_size=chunk_size, max_seqs=max_seqs, skew=skew,
                            weight_dtype=weight_dtype, trace=trace_out is not None)
-    res = run_simulation(dep.env, wl, dep.entry, dep.all_lanes)
+    timeline: dict[str, Any] = {}
+    res = run_simulation(dep.env, wl, dep.entry, dep.all_lanes, sample_s, timeline)
 
     table = request_table(wl, res)
     data: dict[str, Any] = {
@@ -277,6 +284,8 @@ def simulate(
     }
     data.update(_figures(dep, table, ttft_slo_s, tpot_slo_s))
     data["memory"] = memory
+    if sample_s is not None:
+        data["timeline"] = {"sample_s": sample_s, **timeline}
     data["scheduler"] = {"token_budget": token_budget, "chunk_size": chunk_size or token_budget,
                          "max_seqs": max_seqs, "memory_fraction": memory_fraction,
                          "ignore_memory": ignore_memory, "skew": skew}

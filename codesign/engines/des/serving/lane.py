@@ -1,9 +1,10 @@
 """A continuous-batching scheduler (a *lane*) as a SimPy process, with no per-token work.
 
 A lane is one scheduler: an instance, or one of the ``pp`` micro-batch streams of a
-pipelined instance. While it has work it runs iterations back to back, vLLM-style, each one
-holding a slot of its instance's compute resource (:mod:`codesign.engines.des.serving.
-cluster`) for the step time the cost model gives:
+pipelined instance. While it has work it runs iterations back to back, vLLM-style, on a
+slot of its instance's compute resource (:mod:`codesign.engines.des.serving.cluster`), held
+from the first iteration of a busy period to its last, each iteration taking the step time
+the cost model gives:
 
 1. every running request past its prefill decodes one token (one KV slot each); when the KV
    cache cannot hold them, the newest running request is preempted by recompute (its KV
@@ -79,8 +80,9 @@ class LaneStats:
     gpu_s: float = 0.0  # GPU-seconds covered by step energies
     iterations: int = 0
     preemptions: int = 0
-    prefill_tokens: int = 0
+    prefill_tokens: int = 0  # prompt tokens computed (recomputation included)
     decode_tokens: int = 0
+    prompt_tokens: int = 0  # prompts (cached prefix included) whose first token came here
     kv_peak: int = 0
 
 
@@ -129,14 +131,19 @@ class Lane:
         self.seq = 0
         self.kv_used = 0
         self._wake: Event | None = None
+        # waiting plus running requests, kept in a list a Router shares among its lanes
+        self.loads: list[int] = [0]
+        self.slot = 0
 
     # ------------------------------------------------------------------ interface
     @property
     def load(self) -> int:
-        return len(self.waiting) + len(self.running)
+        """Waiting plus running requests."""
+        return self.loads[self.slot]
 
     def submit(self, r: RequestState) -> None:
         self.waiting.append(r)
+        self.loads[self.slot] += 1
         self._poke()
 
     def free(self, tokens: int) -> None:
@@ -252,13 +259,17 @@ class Lane:
         return chunks, ptok, big
 
     def run(self, done: Done) -> Any:
-        """The scheduler process (a SimPy generator)."""
+        """The scheduler process (a SimPy generator). It holds a slot of its instance's
+        compute resource from the first iteration of a busy period to the last."""
         env, st = self.env, self.stats
         step = self.cost.step_te
         compute = self.instance.compute
         trace = self.trace
+        slot: Any = None
         while True:
             if not self.waiting and not self.running:
+                self._release(slot)
+                slot = None
                 yield self._sleep()
                 continue
             chunks, ptok, big = self._schedule()
@@ -267,18 +278,20 @@ class Lane:
                 if self.running:  # prefills stuck on KV: free the newest one's
                     self._preempt_newest()
                     continue
+                self._release(slot)
+                slot = None
                 yield self._sleep()  # waiting on KV held by transfers
                 continue
             ctx = (self.dec_base + n * self.it) / n if n else 0.0
             t, e = step(ptok, big, n, ctx)
+            if slot is None:
+                slot = compute.request()
+                if not slot.triggered:
+                    yield slot
             start = env.now
             if self.kv_used > st.kv_peak:
                 st.kv_peak = self.kv_used
-            slot = compute.request()
-            if not slot.triggered:
-                yield slot
             yield env.timeout(t)
-            compute.release(slot)
             now = env.now
             st.busy_s += t
             st.energy_j += e
@@ -301,11 +314,16 @@ class Lane:
                 self._leave(r)
                 self._finish(r, now, done)
 
+    def _release(self, slot: Any) -> None:
+        if slot is not None:
+            self.instance.compute.release(slot)
+
     def _prefilled(self, r: RequestState, now: float, done: Done) -> None:
         """``r``'s prefill completed: its first (or next) token at ``now``."""
         r.generated += 1
         if r.first_token_s < 0:
             r.first_token_s = now
+            self.stats.prompt_tokens += r.prompt
         del self.prefilling[r]
         if r.generated >= r.output:
             self._finish(r, now, done)
@@ -313,6 +331,7 @@ class Lane:
             assert self.on_prefilled is not None
             r.running = False
             del self.running[r]
+            self.loads[self.slot] -= 1
             self.on_prefilled(r, self)  # KV stays here until the transfer ends
         else:
             self._join(r, r.kv)
@@ -322,4 +341,5 @@ class Lane:
         self.kv_used -= r.kv
         r.kv = 0
         del self.running[r]
+        self.loads[self.slot] -= 1
         done(r, now)

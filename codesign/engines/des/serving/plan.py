@@ -57,11 +57,6 @@ class Role:
     def lane_tokens(self) -> int:
         return UNLIMITED if self.unlimited else self.kv.instance_tokens // self.mapping.pp
 
-    @property
-    def request_cap(self) -> int:
-        """The most KV tokens one request may hold (one rank's, one stream's share)."""
-        return UNLIMITED if self.unlimited else min(self.kv.rank_tokens, self.lane_tokens)
-
 
 @dataclass
 class Plan:

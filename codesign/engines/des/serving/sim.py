@@ -20,6 +20,7 @@ only while it is in flight, so a run of millions of requests holds the in-flight
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,20 +37,18 @@ from codesign.errors import CodesignError
 
 
 class Router:
-    """Sends each request to the least-loaded lane of a role (ties: the lowest index)."""
+    """Sends each request to the least-loaded lane of a role (fewest waiting plus running;
+    ties: the lowest index). The lanes keep their loads in one list the router reads."""
 
     def __init__(self, lanes: Sequence[Lane]) -> None:
         self.lanes = list(lanes)
+        self.loads = [lane.load for lane in self.lanes]
+        for i, lane in enumerate(self.lanes):
+            lane.loads, lane.slot = self.loads, i
 
     def pick(self) -> Lane:
-        lanes = self.lanes
-        best = lanes[0]
-        low = len(best.waiting) + len(best.running)
-        for lane in lanes[1:]:
-            n = len(lane.waiting) + len(lane.running)
-            if n < low:
-                best, low = lane, n
-        return best
+        loads = self.loads
+        return self.lanes[loads.index(min(loads))]
 
 
 class _Job:
@@ -150,10 +149,41 @@ class Results:
     preemptions: np.ndarray
 
 
+#: what the timeline samples per role: lane statistic or state -> key
+TIMELINE_KEYS = ("prompt_tokens", "prefill_tokens", "decode_tokens", "waiting", "running",
+                 "kv_tokens")
+
+
+def _sampler(env: simpy.Environment, lanes: Sequence[Lane], every_s: float,
+             out: dict[str, Any]) -> Any:
+    """Every ``every_s`` seconds, per role: cumulative prompt tokens prefilled (cached
+    included), prefill tokens computed and decode tokens; requests waiting and running; KV
+    tokens held. Stops when nothing else is left to happen."""
+    roles: dict[str, list[Lane]] = {}
+    for lane in lanes:
+        roles.setdefault(lane.instance.role, []).append(lane)
+    out["t_s"] = []
+    out["roles"] = {role: {k: [] for k in TIMELINE_KEYS} for role in roles}
+    while True:
+        out["t_s"].append(float(env.now))
+        for role, ls in roles.items():
+            col = out["roles"][role]
+            col["prompt_tokens"].append(sum(lane.stats.prompt_tokens for lane in ls))
+            col["prefill_tokens"].append(sum(lane.stats.prefill_tokens for lane in ls))
+            col["decode_tokens"].append(sum(lane.stats.decode_tokens for lane in ls))
+            col["waiting"].append(sum(len(lane.waiting) for lane in ls))
+            col["running"].append(sum(len(lane.running) for lane in ls))
+            col["kv_tokens"].append(sum(lane.kv_used for lane in ls))
+        if env.peek() == math.inf:
+            return
+        yield env.timeout(every_s)
+
+
 def run_simulation(env: simpy.Environment, wl: Workload, entry: Sequence[Lane],
-                   lanes: Sequence[Lane]) -> Results:
+                   lanes: Sequence[Lane], sample_s: float | None = None,
+                   timeline: dict[str, Any] | None = None) -> Results:
     """Run every request of ``wl`` through the ``entry`` lanes (and on, by transfers) to
-    completion.
+    completion; with ``sample_s``, fill ``timeline`` (see :func:`_sampler`).
 
     Raises:
         CodesignError: the run stalled (a request that can never be admitted).
@@ -191,6 +221,9 @@ def run_simulation(env: simpy.Environment, wl: Workload, entry: Sequence[Lane],
             router.pick().submit(RequestState(i, prompt[i], output[i], cached[i]))
 
     env.process(arrivals())
+    if sample_s is not None:
+        assert timeline is not None
+        env.process(_sampler(env, lanes, sample_s, timeline))
     env.run()
     if count[0] != n:
         raise CodesignError(f"serving simulation stalled: {count[0]} of {n} requests "
