@@ -21,12 +21,7 @@ import numpy as np
 
 from codesign.engines.des.serving.facts import ModelFacts
 from codesign.engines.des.serving.mapping import ServingMapping, parse_mapping
-from codesign.engines.des.serving.metrics import (
-    distribution,
-    request_table,
-    summarize,
-    window_s,
-)
+from codesign.engines.des.serving.metrics import request_table, summarize, window_s
 from codesign.engines.des.serving.plan import (
     Deployment,
     build_deployment,
@@ -332,7 +327,7 @@ def _figures(dep: Deployment, table: dict[str, np.ndarray], ttft_slo_s: float,
                      tpot_slo_s=tpot_slo_s)
     busy = _instance_busy(dep, window)
     data["utilization"] = dict(busy)
-    data["pools"] = _pools(dep, table, busy)
+    data["pools"] = _pools(dep, data, busy)
     tr = dep.transfers
     if tr is not None:
         ports = [p for i in dep.cluster.instances if i.role == "prefill"
@@ -368,14 +363,13 @@ def _instance_busy(dep: Deployment, window: float) -> dict[str, float]:
             if i.name in busy}
 
 
-def _pools(dep: Deployment, table: dict[str, np.ndarray], busy: dict[str, float]
+def _pools(dep: Deployment, data: dict[str, Any], busy: dict[str, float]
            ) -> dict[str, dict[str, Any]]:
     """Per pool of the system: its devices used, roles, TTFT of the requests it prefilled,
     TPOT of those it decoded, and the mean busy fraction of its instances."""
     plan = dep.plan
     entry = plan.roles[0].pool  # prefill (or colocated) role comes first
     decoder = plan.roles[-1].pool
-    tpot = table["tpot_s"]
     out: dict[str, dict[str, Any]] = {}
     for pool, n in dep.cluster.used().items():
         insts = [i for i in dep.cluster.instances if i.pool == pool]
@@ -383,8 +377,8 @@ def _pools(dep: Deployment, table: dict[str, np.ndarray], busy: dict[str, float]
             "device": plan.system.pool(pool).device.name, "gpus": n,
             "roles": sorted({i.role for i in insts}),
             "instances": len(insts),
-            "ttft_s": distribution(table["ttft_s"]) if pool == entry else None,
-            "tpot_s": distribution(tpot[~np.isnan(tpot)]) if pool == decoder else None,
+            "ttft_s": data["ttft_s"] if pool == entry else None,
+            "tpot_s": data["tpot_s"] if pool == decoder else None,
             "utilization": float(np.mean([busy[i.name] for i in insts])),
         }
     return out

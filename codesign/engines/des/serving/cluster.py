@@ -47,6 +47,7 @@ class Instance:
         senders: devices that send one request's KV together.
         compute: its compute resource (one slot per micro-batch stream).
         ports: ``nvlink`` and ``nic`` send ports.
+        nodes: first and last node of the pool it spans.
     """
 
     index: int
@@ -136,8 +137,7 @@ class ServingCluster:
             if self.system.link(*pair) is None:
                 raise SpecError("system.links", f"no link between pools {pair[0]!r} and "
                                 f"{pair[1]!r} of system {self.system.name!r} to move the KV "
-                                "cache over", [f"{a}-{b}" for a, b in
-                                               (lk_.pools for lk_ in self.system.spec.links)])
+                                "cache over", ["-".join(x.pools) for x in self.system.spec.links])
             lanes = min(self._cursor.get(pair[0], 0), self._cursor.get(pair[1], 0))
             lk = Link(self.env, f"link {pair[0]}->{pair[1]}", -1,
                       capacity=max(1, lanes // src.senders))
