@@ -47,12 +47,21 @@ def memory_report(cfg: Any, sysm: System, pl: PlacementSpec, ph: PhaseSpec,
     whether they fit (see the workload family's ``footprint``)."""
     fam = workload_family()
     out: dict[str, dict[str, float | bool]] = {}
-    for st in pl.stages(ph.phase):
-        fp = fam.footprint(cfg, ph, st.parallel, opts, st.layers, st.ops)
-        cap = float(sysm.pools[st.pool].device.memory_bytes)
-        prev = out.get(st.pool)
+    n_exp = fam.num_experts(cfg) or 1
+    offloaded = {p: len(set(ids)) / n_exp for p, ids in pl.experts.items()}
+    kept = max(0.0, 1.0 - sum(offloaded.values()))
+    items: list[tuple[str, ParallelSpec, tuple[int, int] | None, str, float]] = [
+        (st.pool, st.parallel, st.layers, st.ops, kept) for st in pl.stages(ph.phase)]
+    for pool, share in offloaded.items():
+        n = sysm.pools[pool].spec.devices
+        items.append((pool, ParallelSpec(dp=n, ep=n), None, "experts", share))
+    for pool_name, par, layers, ops, share in items:
+        fp = fam.footprint(cfg, ph, par, opts, layers, ops, share)
+        cap = float(sysm.pools[pool_name].device.memory_bytes)
+        st_pool = pool_name
+        prev = out.get(st_pool)
         if prev is None or fp.total_bytes > float(prev["required_bytes"]):
-            out[st.pool] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
+            out[st_pool] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
                             "fits": fp.total_bytes <= cap, "weights_bytes": fp.weights_bytes,
                             "kv_bytes": fp.kv_bytes, "activation_bytes": fp.activation_bytes}
     return out
@@ -85,6 +94,19 @@ def build_phase_graph(cfg: Any, pl: PlacementSpec, ph: PhaseSpec,
     graphs = [built.setdefault(st.parallel, fam.build_graph(cfg, ph, st.parallel, opts))
               for st in stages]
     return compose_stage_graphs(graphs, pl, ph.phase, graphs[0].name)
+
+
+def place_experts(graph: WorkloadGraph, cfg: Any, sysm: System, pl: PlacementSpec,
+                  phase: str) -> WorkloadGraph:
+    """``graph`` with the routed experts that ``pl.experts`` places elsewhere moved there
+    (``codesign.engines.offload``); unchanged without expert placement."""
+    if not pl.experts:
+        return graph
+    from codesign.engines.offload import offload_experts
+
+    n = workload_family().num_experts(cfg) or 0
+    devices = {p: sysm.pools[p].spec.devices for p in pl.experts}
+    return offload_experts(graph, pl, phase, n, devices)
 
 
 def evaluate_model(
@@ -153,7 +175,7 @@ def evaluate_model(
     sysm = resolve_system(target, par.world, "--system" if system is not None else "--hw")
     pl = choose_placement(sysm, phase, par, placement)
     pl.check(sysm.spec, cfg.num_layers, fam.num_experts(cfg), phases=(phase,))
-    graph = build_phase_graph(cfg, pl, ph, opts)
+    graph = place_experts(build_phase_graph(cfg, pl, ph, opts), cfg, sysm, pl, phase)
     mode: LaunchMode = launch or ("graph" if phase == "decode" else "eager")
     extra: dict[str, object] = {}
     if engine == "des":
@@ -169,7 +191,7 @@ def evaluate_model(
             def build(b: int) -> WorkloadGraph:
                 p = (PhaseSpec.prefill(b, context) if phase == "prefill"
                      else PhaseSpec.decode(b, context, seq))
-                return build_phase_graph(cfg, pl, p, opts)
+                return place_experts(build_phase_graph(cfg, pl, p, opts), cfg, sysm, pl, phase)
 
             extra["micro_batch_graphs"] = split_graphs(
                 build, batch, micro_batches, multiple=dp if batch % dp == 0 else 1)

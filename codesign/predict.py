@@ -6,11 +6,11 @@ the field) and builds the IR op; :func:`predict_ops` costs many ops, reusing dev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 from codesign.errors import SpecError
-from codesign.hw import DeviceModel
+from codesign.hw import COLLECTIVES, DeviceModel, FabricModel
 from codesign.ir.dtypes import DType
 from codesign.ir.ops import Attention, Gemm, GroupedGemm, MlaAttention, Op
 
@@ -164,7 +164,7 @@ def predict_ops(items: Iterable[tuple[str, Mapping[str, Any], str]]) -> list[dic
     return out
 
 
-def _system(name: Any, prefix: str, failed_planes: int = 0) -> Any:
+def _system(name: Any, prefix: str, failed_planes: int = 0) -> FabricModel:
     """The network model of a system's first pool (a system preset or file, or a device
     name standing for a cluster of it), with ``failed_planes`` planes out of service."""
     from codesign.hw import resolve_system
@@ -173,15 +173,14 @@ def _system(name: Any, prefix: str, failed_planes: int = 0) -> Any:
         raise SpecError(_field(prefix, "system"), f"must be a system name or file, got {name!r}")
     system = resolve_system(name, 8, _field(prefix, "system"))
     system = system.with_failed_planes(failed_planes, _field(prefix, "failed_planes"))
-    return system.main.model
+    return cast(FabricModel, system.main.model)
 
 
-def _network_job(kind: str, fields: Mapping[str, Any], prefix: str) -> Any:
+def _network_job(kind: str, fields: Mapping[str, Any], prefix: str
+                 ) -> Callable[[], dict[str, Any]]:
     """Validate a network prediction now; return a thunk that computes it."""
     f = _complete(kind, fields, prefix)
     if kind == "collective":
-        from hwmodels.network.collectives import COLLECTIVES
-
         if f["collective"] not in COLLECTIVES:
             raise SpecError(_field(prefix, "collective"), f"unknown {f['collective']!r}",
                             COLLECTIVES)
@@ -210,10 +209,8 @@ def _network_job(kind: str, fields: Mapping[str, Any], prefix: str) -> Any:
     phase = kind.split("-")[1]
 
     def run() -> dict[str, Any]:
-        from hwmodels.network.ep import ep_estimate
-
-        e = ep_estimate(system, phase, f["tokens"], f["hidden"], f["top_k"], f["ep"], dt, mn,
-                        float(skew))
+        e = system.ep_estimate(phase, f["tokens"], f["hidden"], f["top_k"], f["ep"], dt, mn,
+                               float(skew))
         return {"op": kind, "system": system.name, "latency_s": e.time_s,
                 "energy_j": system.idle_power_w * e.time_s, "bound": "network",
                 **e.as_dict()}
@@ -221,7 +218,8 @@ def _network_job(kind: str, fields: Mapping[str, Any], prefix: str) -> Any:
     return run
 
 
-def _collective_record(system: Any, kind: str, nbytes: int, world: int) -> dict[str, Any]:
+def _collective_record(system: FabricModel, kind: str, nbytes: int, world: int
+                       ) -> dict[str, Any]:
     plan = system.collective(kind, nbytes, world)
     t = plan.time_s
     return {"op": "collective", "collective": kind, "system": system.name, "bytes": nbytes,

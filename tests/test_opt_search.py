@@ -24,7 +24,8 @@ from codesign.opt.deployment import (
     optimize_split,
     search_deployment,
 )
-from codesign.opt.sizing import DesignGrid, evaluate_designs, size_hardware
+from codesign.opt.sizing import size_hardware
+from hwmodels.gpu.sizing import DesignGrid, evaluate_designs
 
 pytestmark = pytest.mark.component
 

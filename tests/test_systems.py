@@ -307,3 +307,28 @@ def test_cost_and_energy_split_into_devices_network_host() -> None:
     assert math.isclose(many.usd_per_million_tokens,
                         total / 3600 * many.latency_s / many.tokens * 1e6)
     assert math.isclose(many.energy_j, e["devices_j"] + e["network_j"] + e["links_j"])
+
+
+def test_experts_on_another_pool_move_weights_and_cross_the_link() -> None:
+    sysm = resolve_system({"name": "hybrid", "pools": {
+        "gpu": {"device": "h100-sxm"}, "ex": {"device": "a100-sxm"}},
+        "links": [{"pools": ["gpu", "ex"], "link": {"kind": "pcie", "bytes_per_s": 64e9,
+                                                     "latency_s": 2e-6}}]})
+    alone = {"decode": [{"pool": "gpu"}]}
+    half = {**alone, "experts": {"ex": list(range(32))}}  # 32 of DeepSeek-V2-Lite's 64
+    kw: dict[str, Any] = {"system": sysm}
+    base = evaluate_model("deepseek-v2-lite", "decode", 16, 2048, placement=alone, **kw)
+    a = evaluate_model("deepseek-v2-lite", "decode", 16, 2048, placement=half, **kw)
+    d = evaluate_model("deepseek-v2-lite", "decode", 16, 2048, placement=half, engine="des",
+                       **kw)
+    moe_layers = sum(1 for x in base.records if x.kind == "dispatch")
+    transfers = [x for x in a.records if x.kind == "transfer"]
+    assert len(transfers) == 2 * moe_layers  # dispatch -> experts, experts -> combine
+    mem, before = a.meta["memory"], base.meta["memory"]["gpu"]["weights_bytes"]
+    moved = before - mem["gpu"]["weights_bytes"]
+    assert math.isclose(moved, mem["ex"]["weights_bytes"], rel_tol=1e-9) and moved > 0
+    assert d.latency_s < a.latency_s  # the expert pool works beside the GPU's own experts
+    assert set(a.meta["pools"]) == {"gpu", "ex"}
+    with pytest.raises(SpecError) as e:
+        evaluate_model("llama-3.1-8b", "decode", 8, 1024, placement=half, **kw)
+    assert e.value.field == "placement.experts"

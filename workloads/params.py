@@ -11,30 +11,11 @@ touches one row. With this convention DeepSeek-V3 has 36.6B activated parameters
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from codesign.ir.dtypes import DType
+from codesign.ir.models import ParamCounts
 from workloads.config import ModelConfig
 
-
-@dataclass(frozen=True, slots=True)
-class ParamCounts:
-    """Parameter counts (elements). ``linear`` is what the weight format applies to."""
-
-    total: int
-    activated: int
-    embedding: int
-    lm_head: int
-    attention: int
-    dense_ffn: int
-    moe_routed: int
-    moe_shared: int
-    moe_gate: int
-    norms: int
-    linear: int
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+__all__ = ["ParamCounts", "count_params", "weight_bytes"]
 
 
 def _attention_params(cfg: ModelConfig) -> tuple[int, int]:

@@ -17,9 +17,9 @@ def calibrate_gpu(
     quick: Annotated[bool, typer.Option(help="a few cases per suite (smoke test)")] = False,
 ) -> None:
     """Measure this machine's GPU (PyTorch, the gpu extra) and fit a calibration."""
-    from codesign.calibration import calibrate_gpu as run
+    from codesign.hw.calibration import CALIBRATORS
 
-    path = run(out, datasheet, quick)
+    path = CALIBRATORS.get("gpu").measure(out, datasheet, quick)
     typer.echo(f"calibration written to {path}; use it as --hw {path}")
 
 
@@ -30,7 +30,7 @@ def calibrate_fit(
     datasheet: Annotated[str, typer.Option(help="datasheet of the card measured")] = "h100-sxm",
 ) -> None:
     """Fit a calibration to measurements taken earlier (no GPU needed)."""
-    from codesign.calibration import fit_calibration
+    from codesign.hw.calibration import CALIBRATORS
 
-    path = fit_calibration(data, out, datasheet)
+    path = CALIBRATORS.get("gpu").fit(data, out, datasheet)
     typer.echo(f"calibration written to {path}")

@@ -3,12 +3,19 @@ the graph of one pass."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from codesign.cli.common import JsonFlag, check_output_file, emit_json
 from codesign.errors import SpecError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from codesign.ir.spec import PhaseSpec
+
+M = TypeVar("M", bound="BaseModel")
 
 models_app = typer.Typer(no_args_is_help=True, help="Shipped model configurations and graphs.")
 
@@ -18,8 +25,7 @@ def models_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List the shipped models."""
-    from workloads.params import count_params
-    from workloads.registry import load_model, model_names
+    from codesign.ir.models import count_params, load_model, model_names
 
     rows: list[dict[str, Any]] = []
     for name in model_names():
@@ -78,23 +84,22 @@ def models_show(
     ] = None,
 ) -> None:
     """Show a model's parameters, KV cache and the graph of one pass."""
-    from workloads.builder import build_model_graph
-    from workloads.registry import load_model
-    from workloads.spec import BuildOptions, ParallelSpec, PhaseSpec
-    from workloads.summary import describe_model
+    from codesign.hw.placement import ParallelSpec
+    from codesign.ir.models import build_graph, load_model, workload_family
+    from codesign.ir.spec import BuildOptions
 
     cfg = load_model(name)
-    ph = _phase(PhaseSpec, phase, batch, context, seq)
+    ph = _phase(phase, batch, context, seq)
     par = _spec(ParallelSpec, tp=tp, dp=dp, ep=ep)
     opts = _spec(BuildOptions, mla_form=mla_form)
     if graph:
         check_output_file("--graph", graph)
-    info = describe_model(cfg, ph, par, opts)
+    info = workload_family().describe(cfg, ph, par, opts)
     if graph:
         from codesign.report.graph_figure import plot_layer_graph
         from codesign.report.html import figures_to_html, write_atomic
 
-        fig = plot_layer_graph(build_model_graph(cfg, ph, par, opts))
+        fig = plot_layer_graph(build_graph(cfg, ph, par, opts))
         try:
             write_atomic(graph, figures_to_html([fig], f"{cfg.name} layer graph"))
         except SpecError as e:
@@ -107,12 +112,14 @@ def models_show(
         typer.echo(f"layer graph written to {graph}")
 
 
-def _phase(cls: Any, phase: str, batch: int, context: int, seq: int) -> Any:
+def _phase(phase: str, batch: int, context: int, seq: int) -> PhaseSpec:
+    from codesign.ir.spec import PhaseSpec
+
     if phase not in ("prefill", "decode"):
         raise SpecError("--phase", f"unknown phase {phase!r}", ["prefill", "decode"])
     if phase == "prefill":
         return _spec(
-            cls,
+            PhaseSpec,
             phase=phase,
             batch=batch,
             seq_len=context,
@@ -120,7 +127,7 @@ def _phase(cls: Any, phase: str, batch: int, context: int, seq: int) -> Any:
             _names={"seq_len": "--context"},
         )
     return _spec(
-        cls,
+        PhaseSpec,
         phase=phase,
         batch=batch,
         seq_len=seq,
@@ -129,7 +136,7 @@ def _phase(cls: Any, phase: str, batch: int, context: int, seq: int) -> Any:
     )
 
 
-def _spec(cls: Any, _names: dict[str, str] | None = None, **kwargs: Any) -> Any:
+def _spec(cls: type[M], _names: dict[str, str] | None = None, **kwargs: Any) -> M:
     """Build a pydantic spec; a validation error becomes a SpecError naming the flag."""
     from pydantic import ValidationError
 

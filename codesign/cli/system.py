@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,8 +17,8 @@ def system_list(as_json: JsonFlag = False) -> None:
     from codesign.hw import SYSTEMS
 
     specs = [SYSTEMS.get(n) for n in SYSTEMS.names()]
-    rows = [{"name": s.name, "description": s.description, "gpus": s.devices,
-             "pools": list(s.pools)} for s in specs]
+    rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description,
+                                   "gpus": s.devices, "pools": list(s.pools)} for s in specs]
     if as_json:
         emit_json(rows)
         return

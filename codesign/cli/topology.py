@@ -22,7 +22,7 @@ def topology_build(
     as_json: JsonFlag = False,
 ) -> None:
     """Build a topology: endpoints, switches, switch-to-switch links, cost and power."""
-    from hwmodels.network.topology import build_topology
+    from codesign.hw.topology import build_topology
 
     if figure:
         check_html_path(figure, "--figure")
@@ -30,9 +30,8 @@ def topology_build(
     info = topo.summary()
     if figure:
         from codesign.report.html import figures_to_html, write_atomic
-        from hwmodels.network.topology.figure import plot_topology
 
-        write_atomic(figure, figures_to_html([plot_topology(topo)], f"{info['name']}"))
+        write_atomic(figure, figures_to_html([topo.figure()], f"{info['name']}"))
     if as_json:
         emit_json(info)
         return

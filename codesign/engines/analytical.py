@@ -62,21 +62,23 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
     t = energy = 0.0
     host = [0.0] * len(pg.stages)  # each stage's host issue clock (eager)
     busy: dict[int, float] = {}
-    nodes = pg.graph.nx.nodes
+    _, ops, layers = pg.graph.topological()
     stages = pg.stages
     models = [sysm.pools[st.pool].model for st in stages]
     issue = [m.launch_overhead_s if launch == "eager" else 0.0 for m in models]
     idle = [m.idle_power_w for m in models]
     link_j = 0.0
-    for key in pg.order:
-        s = pg.stage[key]
-        for tr in pg.transfers.get(key, ()):
-            dt, de = sysm.transfer(tr.src_pool, tr.dst_pool, tr.nbytes)
-            records.append(OpRecord(f"{tr.src_key}->{key}", "transfer", nodes[key]["layer"], t,
-                                    dt, de * stages[s].world, "network", 0.0, tr.nbytes))
-            t += dt
-            link_j += de * stages[s].world
-        op = nodes[key]["op"]
+    transfers = pg.transfers
+    stage_of = pg.stage
+    for key, op, layer in zip(pg.order, ops, layers, strict=True):
+        s = stage_of[key]
+        if transfers:
+            for tr in transfers.get(key, ()):
+                dt, de = sysm.transfer(tr.src_pool, tr.dst_pool, tr.nbytes)
+                records.append(OpRecord(f"{tr.src_key}->{key}", "transfer", layer, t, dt,
+                                        de * stages[s].world, "network", 0.0, tr.nbytes))
+                t += dt
+                link_j += de * stages[s].world
         c = cache.get((id(op), s))
         if c is None:
             c = models[s].op_cost(op)
@@ -89,8 +91,8 @@ def run_placed(pg: PlacedGraph, *, tokens: int | None, launch: LaunchMode,
             t = max(t, host[s]) + per_kernel
         latency = t - start
         e = (c.energy_j + idle[s] * (latency - c.latency_s)) * stages[s].world
-        records.append(OpRecord(key, op.kind, nodes[key]["layer"], start, latency,
-                                e / stages[s].world, bound, c.flops, c.dram_bytes))
+        records.append(OpRecord(key, op.kind, layer, start, latency, e / stages[s].world, bound,
+                                c.flops, c.dram_bytes))
         busy[s] = busy.get(s, 0.0) + latency
         energy += e
     for s, st in enumerate(stages):  # other stages' devices idle while one works

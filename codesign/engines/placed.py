@@ -19,7 +19,7 @@ from codesign.hw.device import DeviceModel
 from codesign.hw.placement import PlacementSpec, StageSpec
 from codesign.hw.resolve import System
 from codesign.hw.system import PoolSpec, SystemSpec
-from codesign.ir.graph import WorkloadGraph
+from codesign.ir.graph import EdgeMode, WorkloadGraph
 
 SINGLE_POOL = "main"
 
@@ -149,17 +149,21 @@ def place(graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
             placement = PlacementSpec.trivial(sysm.first_pool, dp=world)
     placement.check(sysm.spec, phases=(ph,))
     stages = placement.stages(ph)
-    order = [k for k, _ in graph.topological_ops()]
-    nodes = graph.nx.nodes
+    extra = graph.meta.get("extra_stages")
+    if extra:  # expert pools (codesign.engines.offload)
+        stages = stages + tuple(StageSpec(**d) for d in extra)
+    keys, _, layer_of = graph.topological()
+    order = list(keys)
     given = graph.meta.get("stages")
     if isinstance(given, Mapping):
         stage = {k: int(given[k]) for k in order}
     elif len(stages) == 1:
         stage = dict.fromkeys(order, 0)
     else:
-        layers = [nodes[k]["layer"] for k in order if nodes[k]["layer"] is not None]
+        layers = [x for x in layer_of if x is not None]
         last = max(layers) if layers else 0
-        stage = {k: placement.stage_of(ph, k, nodes[k]["layer"], last) for k in order}
+        stage = {k: placement.stage_of(ph, k, x, last) for k, x in zip(order, layer_of,
+                                                                      strict=True)}
     used: dict[str, int] = {}
     for i in sorted(set(stage.values())):
         st = stages[i]
@@ -176,7 +180,8 @@ def place(graph: WorkloadGraph, system: System | SystemSpec | DeviceModel,
 
 
 def _find_transfers(pg: PlacedGraph) -> None:
-    """One transfer per (producer, destination pool): the largest tensor it sends there."""
+    """One transfer per (producer, destination pool): the largest tensor it sends there (of
+    an edge, the smaller of the producer's tensor and what the consumer reads of it)."""
     g = pg.graph.nx
     found: dict[tuple[str, str], tuple[str, float, list[str]]] = {}
     for key in pg.order:
@@ -189,8 +194,9 @@ def _find_transfers(pg: PlacedGraph) -> None:
                 raise SpecError(f"placement.{pg.phase}", f"ops on pool {src_pool!r} feed ops "
                                 f"on pool {dst_pool!r}, but the system has no link between "
                                 "them", list(pg.system.pools))
-            tensor = g.edges[src, key]["src_tensor"]
-            nbytes = float(g.nodes[src]["op"].tensor(tensor).nbytes)
+            edge = g.edges[src, key]
+            nbytes = float(min(g.nodes[src]["op"].tensor(edge["src_tensor"]).nbytes,
+                               g.nodes[key]["op"].tensor(edge["dst_tensor"]).nbytes))
             first, size, users = found.setdefault((src, dst_pool), (key, nbytes, []))
             users.append(key)
             found[(src, dst_pool)] = (first, max(size, nbytes), users)
@@ -219,7 +225,7 @@ def compose_stage_graphs(graphs: list[WorkloadGraph], placement: PlacementSpec, 
             if mine and key not in owner:
                 owner[key] = s
                 nodes.append((key, op, layer))
-    edges: set[tuple[str, str, str, str, str]] = set()
+    edges: set[tuple[str, str, str, str, EdgeMode]] = set()
     for s, g in enumerate(graphs):
         for src, dst, data in g.nx.edges(data=True):
             if owner.get(src) == s and dst in owner:  # the producer's tensor as stage s has it

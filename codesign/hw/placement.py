@@ -167,6 +167,8 @@ class PlacementSpec(BaseModel):
                     raise SpecError(f"{where}.ep", f"{st.ep} exceeds tp*dp = {st.world}")
                 _check_layers(where, st, num_layers)
             _check_coverage(ph, stages, num_layers)
+        if num_layers is not None:
+            self.check_experts(num_experts)
         for pool, ids in self.experts.items():
             if pool not in system.pools:
                 raise SpecError("placement.experts", f"unknown pool {pool!r}", names)
@@ -175,6 +177,13 @@ class PlacementSpec(BaseModel):
                 if bad:
                     raise SpecError(f"placement.experts.{pool}", f"expert ids {bad[:4]} outside "
                                     f"0..{num_experts - 1}")
+
+    def check_experts(self, num_experts: int | None) -> None:
+        """Expert placement needs a model with routed experts (``None``: a dense model).
+
+        Raises:
+            SpecError: ``placement.experts`` on a dense model.
+        """
         if num_experts is None and self.experts:
             raise SpecError("placement.experts", "the model has no routed experts")
 

@@ -20,14 +20,15 @@ from pydantic import ValidationError
 from codesign.config import load_mapping
 from codesign.errors import SpecError
 from codesign.hw.device import DeviceModel
+from codesign.hw.fabric import FabricModel
 from codesign.hw.families import is_file_name, load_device_document, resolve_device
 from codesign.hw.placement import spec_error_from
 from codesign.hw.registry import Registry
 from codesign.hw.system import LinkSpec, PoolSpec, SystemSpec
 
 #: a fabric wraps a pool's device model so it also costs communication ops:
-#: ``factory()(pool_name, pool_spec, device) -> DeviceModel`` (network family registers it)
-FabricBuilder = Callable[[str, PoolSpec, DeviceModel], DeviceModel]
+#: ``factory()(pool_name, pool_spec, device) -> FabricModel`` (network family registers it)
+FabricBuilder = Callable[[str, PoolSpec, DeviceModel], FabricModel]
 FABRICS: Registry[FabricBuilder] = Registry("fabric", "fabric", plugin_group="codesign.fabrics")
 #: the system a bare device name stands for: ``factory()(device, devices) -> SystemSpec``
 ClusterTemplate = Callable[[DeviceModel, int], SystemSpec]

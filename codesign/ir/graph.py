@@ -55,6 +55,7 @@ class WorkloadGraph:
         self.name = name
         self.meta: dict[str, Any] = dict(meta or {})
         self._g = nx.DiGraph()
+        self._order: tuple[tuple[str, ...], tuple[Op, ...], tuple[int | None, ...]] | None = None
 
     # ----------------------------------------------------------------- construction
     def add_op(self, key: str, op: Op, layer: int | None = None) -> str:
@@ -64,6 +65,7 @@ class WorkloadGraph:
         if not isinstance(op, Op):
             raise GraphError(f"{key}: not an Op: {type(op).__name__}")
         self._g.add_node(key, op=op, layer=layer)
+        self._order = None
         return key
 
     def connect(
@@ -74,6 +76,7 @@ class WorkloadGraph:
             if key not in self._g:
                 raise GraphError(f"edge {src}->{dst}: unknown op {key!r}")
         self._g.add_edge(src, dst, src_tensor=src_tensor, dst_tensor=dst_tensor, mode=mode)
+        self._order = None
 
     def add_bulk(
         self,
@@ -85,6 +88,7 @@ class WorkloadGraph:
         if len(set(keys)) != len(keys) or any(k in self._g for k in keys):
             dup = [k for k, c in Counter(keys).items() if c > 1 or k in self._g]
             raise GraphError(f"duplicate op keys: {dup[:5]}")
+        self._order = None
         self._g.add_nodes_from((k, {"op": op, "layer": layer}) for k, op, layer in nodes)
         expected = self._g.number_of_nodes()
         self._g.add_edges_from(
@@ -120,9 +124,18 @@ class WorkloadGraph:
 
     def topological_ops(self) -> Iterator[tuple[str, Op]]:
         """``(key, op)`` in a topological order of the DAG."""
-        nodes = self._g.nodes
-        for key in nx.topological_sort(self._g):
-            yield key, nodes[key]["op"]
+        keys, ops, _ = self.topological()
+        yield from zip(keys, ops, strict=True)
+
+    def topological(self) -> tuple[tuple[str, ...], tuple[Op, ...], tuple[int | None, ...]]:
+        """Keys, ops and layers in a topological order of the DAG (networkx's, computed once
+        and kept until the graph changes): what engines iterate."""
+        if self._order is None:
+            nodes = self._g.nodes
+            keys = tuple(nx.topological_sort(self._g))
+            self._order = (keys, tuple(nodes[k]["op"] for k in keys),
+                           tuple(nodes[k]["layer"] for k in keys))
+        return self._order
 
     def predecessors(self, key: str) -> list[str]:
         return list(self._g.predecessors(key))

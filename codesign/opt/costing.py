@@ -7,7 +7,15 @@ Shared by deployment search (``deployment``) and hardware sizing (``sizing``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codesign.hw.cost import OpCost
+    from codesign.hw.device import DeviceModel, LaunchMode
+    from codesign.hw.placement import ParallelSpec
+    from codesign.ir.models import ModelConfig
+    from codesign.ir.ops import Op
+    from codesign.ir.spec import BuildOptions, PhaseSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +45,7 @@ class PassCost:
         return out
 
 
-def steady_layers(cfg: Any) -> int:
+def steady_layers(cfg: ModelConfig) -> int:
     """Fewest leading layers in which every layer kind occurs twice (or as often as it does)."""
     kinds = [cfg.is_moe_layer(i) for i in range(cfg.num_layers)]
     need = {k: min(2, kinds.count(k)) for k in set(kinds)}
@@ -47,8 +55,9 @@ def steady_layers(cfg: Any) -> int:
     return cfg.num_layers
 
 
-def cost_pass(cfg: Any, phase: Any, parallel: Any, device: Any, launch: str,
-              options: Any = None) -> PassCost:
+def cost_pass(cfg: ModelConfig, phase: PhaseSpec, parallel: ParallelSpec,
+              device: DeviceModel, launch: LaunchMode,
+              options: BuildOptions | None = None) -> PassCost:
     """Cost one rank's pass with the analytical engine on a graph of :func:`steady_layers`
     layers; later layers take the time of the last costed layer of their kind.
 
@@ -56,13 +65,13 @@ def cost_pass(cfg: Any, phase: Any, parallel: Any, device: Any, launch: str,
         SpecError: a mapping the model cannot be split by.
     """
     from codesign.engines.analytical import AnalyticalEngine
-    from workloads.builder import build_model_graph
+    from codesign.ir.models import build_graph
 
     n = steady_layers(cfg)
     small = cfg.model_copy(update={"num_layers": n})
-    graph = build_model_graph(small, phase, parallel, options)
+    graph = build_graph(small, phase, parallel, options)
     run = AnalyticalEngine().run(graph, device, tokens=phase.tokens, world=parallel.world,
-                                 launch=launch)  # type: ignore[arg-type]
+                                 launch=launch)
     t, e = [0.0] * n, [0.0] * n
     embed = head = e_fixed = 0.0
     for r in run.records:
@@ -86,12 +95,12 @@ class MemoDevice:
     function of the op (the hardware contract), and graphs of neighbouring candidates share
     many ops (the same attention under another ``ep``, the same head under another ``pp``)."""
 
-    def __init__(self, device: Any) -> None:
+    def __init__(self, device: DeviceModel) -> None:
         self.device = device
         self.name = device.name
-        self._costs: dict[Any, Any] = {}
+        self._costs: dict[Op, OpCost] = {}
 
-    def op_cost(self, op: Any) -> Any:
+    def op_cost(self, op: Op) -> OpCost:
         c = self._costs.get(op)
         if c is None:
             c = self._costs[op] = self.device.op_cost(op)
@@ -101,9 +110,14 @@ class MemoDevice:
         return getattr(self.device, attr)
 
 
-def weights_per_gpu(cfg: Any, tp: int, ep: int, pp: int = 1, redundant: int = 0) -> float:
-    """Weight bytes one GPU holds (see module docstring, step 2)."""
-    from workloads.params import count_params
+def weights_per_gpu(cfg: ModelConfig, tp: int, ep: int, pp: int = 1,
+                    redundant: int = 0) -> float:
+    """Weight bytes one GPU holds. Linear layers take the model's weight format, embedding,
+    head, norms and gate 2 bytes a value. Attention, dense FFN, norms, embedding and head are
+    split over ``tp``; shared experts and the gate over ``tp`` when ``ep == 1``, else held
+    whole; routed experts (with ``redundant`` replicas) over ``ep`` (over ``tp`` when
+    ``ep == 1``); the total over ``pp`` stages."""
+    from codesign.ir.models import count_params
 
     p = count_params(cfg)
     wb = cfg.weight_dtype.bits / 8
@@ -116,7 +130,7 @@ def weights_per_gpu(cfg: Any, tp: int, ep: int, pp: int = 1, redundant: int = 0)
     return per_rank / pp
 
 
-def kv_bytes_per_gpu(cfg: Any, tp: int, sequences: int, context: int) -> float:
+def kv_bytes_per_gpu(cfg: ModelConfig, tp: int, sequences: int, context: int) -> float:
     """KV-cache bytes one GPU holds for ``sequences`` of ``context`` tokens (BF16)."""
     share = 1.0
     if cfg.mla is None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -52,6 +52,10 @@ from codesign.opt.costing import (
     kv_bytes_per_gpu,
     weights_per_gpu,
 )
+
+if TYPE_CHECKING:
+    from codesign.hw.device import LaunchMode
+    from codesign.ir.models import ModelConfig
 
 Axis = Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
 
@@ -141,7 +145,7 @@ def _system(hw: Any, gpus: int) -> Any:
     return system.main.model
 
 
-def _axes(cfg: Any, space: DeploymentSpace, per_node: int, max_gpus: int
+def _axes(cfg: ModelConfig, space: DeploymentSpace, per_node: int, max_gpus: int
           ) -> list[tuple[int, int, int, int, int]]:
     """(tp, pp, dp, ep, redundant experts) within ``max_gpus`` GPUs per instance."""
     moe = cfg.moe
@@ -174,7 +178,7 @@ def enumerate_candidates(model: str, hw: Any, gpus: int, prompt_len: int, output
     Raises:
         SpecError: bad sizes, unknown model or hardware, a budget larger than the system.
     """
-    from workloads.registry import load_model
+    from codesign.ir.models import load_model
 
     for name, v in (("gpus", gpus), ("prompt_len", prompt_len), ("output_len", output_len)):
         require_positive(name, v)
@@ -221,18 +225,19 @@ def enumerate_candidates(model: str, hw: Any, gpus: int, prompt_len: int, output
     return out
 
 
-def _rank_cost(cfg: Any, memo: MemoDevice, phase: str, tp: int, ep: int, red: int, b: int,
+def _rank_cost(cfg: ModelConfig, memo: MemoDevice, phase: str, tp: int, ep: int, red: int, b: int,
                prompt_len: int, output_len: int) -> PassCost | None:
     """One rank's pass of ``b`` sequences per rank (module doc 3); None when the model
     cannot be split that way."""
-    from workloads.spec import ParallelSpec, PhaseSpec
+    from codesign.hw.placement import ParallelSpec
+    from codesign.ir.spec import PhaseSpec
 
     gdp = max(1, ep // tp)
     ph = (PhaseSpec.prefill(b * gdp, prompt_len) if phase == "prefill" else
           PhaseSpec.decode(b * gdp, prompt_len + output_len // 2))
     try:
         par = ParallelSpec(tp=tp, dp=gdp, ep=ep, redundant_experts=red)
-        launch = "eager" if phase == "prefill" else "graph"
+        launch: LaunchMode = "eager" if phase == "prefill" else "graph"
         return cost_pass(cfg, ph, par, memo, launch)
     except SpecError:
         return None

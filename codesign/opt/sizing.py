@@ -1,8 +1,9 @@
 """Hardware sizing: the GPU design (SMs, HBM stacks, L2, NICs) that maximises tokens per
 dollar or minimises joules per token for a workload under area, power and cost budgets.
 
-The design grid and the area, power, cost and performance models that evaluate each design
-are in :mod:`codesign.opt.sizing_designs`; this module chooses among the designs.
+The designs come from a registered design space (:mod:`codesign.opt.design_space`; the GPU
+family's, :mod:`hwmodels.gpu.sizing`, has the design grid and the area, power, cost and
+performance models that evaluate each design); this module chooses among the designs.
 
 **Linearization.** Performance, area, yield and cost are nonlinear in the design parameters;
 the grid is the linearization: every design point is evaluated exactly with the nonlinear
@@ -15,24 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codesign.errors import SpecError
-from codesign.opt.sizing_designs import GH100_BASES as GH100_BASES
-from codesign.opt.sizing_designs import MIB as MIB
-from codesign.opt.sizing_designs import Axis as Axis
-from codesign.opt.sizing_designs import DesignGrid as DesignGrid
-from codesign.opt.sizing_designs import (
-    DesignPoint,
-    SizingAssumptions,
-    evaluate_designs,
-)
-from codesign.opt.sizing_designs import _design_system as _design_system
-from codesign.opt.sizing_designs import _die_yield as _die_yield
-from codesign.opt.sizing_designs import _dies_per_wafer as _dies_per_wafer
-from codesign.opt.sizing_designs import _Physical as _Physical
-from codesign.opt.sizing_designs import _Workload as _Workload
-from codesign.opt.sizing_designs import evaluate_design as evaluate_design
+from codesign.opt.design_space import DESIGN_SPACES, DesignPoint
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 Objective = Literal["tokens_per_dollar", "joules_per_token"]
 OBJECTIVES = ("tokens_per_dollar", "joules_per_token")
@@ -137,13 +127,15 @@ def size_hardware(workload_model: str = "llama-3.1-70b", phase: str = "decode",
                   objective: Objective = "tokens_per_dollar", area_mm2: float | None = None,
                   power_w: float | None = None, cost_usd: float | None = None,
                   tp: int | None = None, dp: int = 1, ep: int = 1,
-                  grid: DesignGrid | None = None, base: str = "h100-sxm",
-                  assumptions: SizingAssumptions | None = None,
+                  grid: BaseModel | None = None, base: str = "h100-sxm",
+                  assumptions: BaseModel | None = None, space: str = "gpu",
                   time_limit_s: float = 30.0) -> SizingResult:
     """The design of ``grid`` that maximises tokens per dollar (or minimises joules per token)
     for one pass of the workload within the budgets (per GPU: die area mm^2, GPU + NIC power
-    W, price USD incl. NICs); :mod:`codesign.opt.sizing_designs` for the models, the module
-    docstring for the linearization.
+    W, price USD incl. NICs). ``space`` names the design space (``DESIGN_SPACES``); ``grid``
+    and ``assumptions`` are its own models (GPU: ``hwmodels.gpu.sizing.DesignGrid`` and
+    ``SizingAssumptions``; ``None``: the defaults); the module docstring has the
+    linearization.
 
     Raises:
         SpecError: a non-positive budget, an unknown objective, no design that holds the
@@ -159,8 +151,10 @@ def size_hardware(workload_model: str = "llama-3.1-70b", phase: str = "decode",
         if v is not None and not v > 0:
             raise SpecError(name, f"budget must be > 0, got {v}")
     t0 = time.perf_counter()
-    points, ref = evaluate_designs(workload_model, phase, batch, context, tp=tp, dp=dp, ep=ep,
-                                   grid=grid, base=base, assumptions=assumptions)
+    ev = DESIGN_SPACES.get(space).evaluate(workload_model, phase, batch, context, tp=tp, dp=dp,
+                                           ep=ep, grid=grid, base=base,
+                                           assumptions=assumptions)
+    points, ref = ev.points, ev.reference
     fits = [p for p in points if p.fits]
     if not fits:
         most = max(points, key=lambda p: p.hbm_bytes)
@@ -180,5 +174,4 @@ def size_hardware(workload_model: str = "llama-3.1-70b", phase: str = "decode",
                         objective_value=_value(best, objective), budgets=budgets, design=best,
                         reference=ref, designs=len(points), feasible=len(fits),
                         within_budget=len(ok), search_s=time.perf_counter() - t0, solve=info,
-                        linearization=LINEARIZATION,
-                        assumptions=(assumptions or SizingAssumptions()).model_dump())
+                        linearization=LINEARIZATION, assumptions=ev.assumptions)

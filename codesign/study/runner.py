@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.engines.result import RunResult
 from codesign.errors import SpecError
+from codesign.ir.dtypes import DType
 from codesign.report.figures import METRICS
-from codesign.study.spec import AnyStudySpec, NetworkStudySpec, StudySpec
+from codesign.study.spec import AnyStudySpec, StudySpec
 
 if TYPE_CHECKING:
-    from codesign.study.network_runner import NetworkStudyResult
+    from codesign.hw.device import DeviceModel
+    from codesign.ir.models import ModelConfig
+    from codesign.study.kinds import StudyOutcome
 
 #: the files a run writes (and the only ones ``overwrite`` may replace)
 OUTPUT_FILES = ("results.parquet", "summary.json", "study.yaml", "report.html")
@@ -66,7 +69,7 @@ def _previous_run_of(out: Path) -> str | None:
         return None
 
 
-def _check_out_dir(out: Path, overwrite: bool, study: str) -> None:
+def check_out_dir(out: Path, overwrite: bool, study: str) -> None:
     """A folder is replaced when it holds only a previous run of the same study (re-running a
     study refreshes its output) or when ``overwrite`` is given; never when it holds files a
     study did not write."""
@@ -83,10 +86,8 @@ def _check_out_dir(out: Path, overwrite: bool, study: str) -> None:
                         f"({', '.join(foreign[:3])}); refusing to replace it")
 
 
-def _weight_dtype(cfg: Any, device: Any, spec: StudySpec, hw: str) -> Any:
+def _weight_dtype(cfg: ModelConfig, device: DeviceModel, spec: StudySpec, hw: str) -> DType:
     """The model's weight format, or the fallback where ``device`` cannot compute in it."""
-    from codesign.ir.dtypes import DType
-
     if device.supports_dtype(cfg.weight_dtype):
         return cfg.weight_dtype
     if spec.weight_dtype_fallback is None:
@@ -98,18 +99,22 @@ def _weight_dtype(cfg: Any, device: Any, spec: StudySpec, hw: str) -> Any:
     return fb
 
 
-def _evaluate(spec: StudySpec, cfg: Any, hw: str, batch: int, context: int, wd: Any) -> RunResult:
+def _evaluate(spec: StudySpec, cfg: ModelConfig, hw: str, batch: int, context: int,
+              wd: DType) -> RunResult:
     from codesign.evaluate import evaluate_model
+    from codesign.hw import HARDWARE
 
     m = spec.mapping
+    where: dict[str, Any] = {"hw": hw} if hw in HARDWARE else {"system": hw}
     return evaluate_model(
-        spec.model, spec.phase, batch, context, hw, tp=m.tp, dp=m.dp, ep=m.ep,
+        spec.model, spec.phase, batch, context, **where, tp=m.tp, dp=m.dp, ep=m.ep,
         redundant_experts=m.redundant_experts,
         weight_dtype=None if wd == cfg.weight_dtype else wd.value, ignore_memory=True,
     )
 
 
-def _row(spec: StudySpec, cfg: Any, r: RunResult, wd: Any, device: Any) -> dict[str, Any]:
+def _row(spec: StudySpec, cfg: ModelConfig, r: RunResult, wd: DType,
+         device: DeviceModel, hw: str) -> dict[str, Any]:
     s = r.summary()
     m = spec.mapping
     pools = r.meta["memory"].values()  # per pool: weights, KV and activations per device
@@ -118,7 +123,7 @@ def _row(spec: StudySpec, cfg: Any, r: RunResult, wd: Any, device: Any) -> dict[
     row = {k: s[k] for k in ("batch", "context", "model", "phase", "world", "tokens",
                              "latency_s", "tokens_per_s", "tokens_per_s_per_device",
                              "joules_per_token", "usd_per_million_tokens", "energy_j", "bound")}
-    row.update(hw=s["hw"], weight_dtype=str(wd), memory_gb_per_device=mem / 1e9,
+    row.update(hw=hw, weight_dtype=str(wd), memory_gb_per_device=mem / 1e9,
                device_memory_gb=device.memory_bytes / 1e9,
                fits_memory=fits, **m.model_dump())
     return {c: row[c] for c in COLUMNS}
@@ -186,12 +191,13 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     """Evaluate every point of ``spec`` (no files): (table, reference run, its device)."""
     import pandas as pd
 
-    from codesign.hw import resolve_device
-    from workloads.registry import load_model
+    from codesign.hw import resolve_system
+    from codesign.ir.models import load_model
 
     cfg = load_model(spec.model, field="model")
     ref_key = spec.reference_point()
-    devices = {hw: resolve_device(hw) for hw in dict.fromkeys([*spec.hw, ref_key[0]])}
+    devices = {hw: resolve_system(hw, 8, "hw").main.device
+               for hw in dict.fromkeys([*spec.hw, ref_key[0]])}
     dtypes = {hw: _weight_dtype(cfg, d, spec, hw) for hw, d in devices.items()}
     reference = None
     rows = []
@@ -202,7 +208,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     try:
         for hw, batch, context in spec.points():
             r = _evaluate(spec, cfg, hw, batch, context, dtypes[hw])
-            rows.append(_row(spec, cfg, r, dtypes[hw], devices[hw]))
+            rows.append(_row(spec, cfg, r, dtypes[hw], devices[hw], hw))
             if (hw, batch, context) == ref_key:
                 reference = r
             if bar:
@@ -216,7 +222,7 @@ def evaluate_study(spec: StudySpec, progress: bool = True) -> tuple[Any, RunResu
     return pd.DataFrame(rows, columns=list(COLUMNS)), reference, devices[ref_key[0]]
 
 
-def _write_folder(out: Path, files: dict[str, Any]) -> None:
+def write_folder(out: Path, files: dict[str, Any]) -> None:
     """Write ``files`` (name -> text, or a callable writing to a path) into a temporary
     folder beside ``out``, then put it in ``out``'s place."""
     parent = out.parent
@@ -251,11 +257,11 @@ def _write_folder(out: Path, files: dict[str, Any]) -> None:
 
 
 def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
-              overwrite: bool = False) -> StudyResult | NetworkStudyResult:
+              overwrite: bool = False) -> StudyResult | StudyOutcome:
     """Evaluate ``spec`` and write ``results.parquet``, ``summary.json``, ``study.yaml`` (the
-    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``. A network study
-    (:class:`NetworkStudySpec`) runs through
-    :func:`codesign.study.network_runner.run_network_study`.
+    spec snapshot) and ``report.html`` (self-contained) into ``out_dir``. A study of another
+    kind (a :class:`~codesign.study.spec.NetworkStudySpec`...) runs through the runner its
+    family registers in :data:`codesign.study.kinds.STUDY_RUNNERS`.
 
     Raises:
         SpecError: ``out_dir`` is a file, or non-empty without ``overwrite`` (or holds files a
@@ -266,20 +272,20 @@ def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
 
     from codesign.report.study_page import study_page_html
 
-    if isinstance(spec, NetworkStudySpec):
-        from codesign.study.network_runner import run_network_study
+    if not isinstance(spec, StudySpec):
+        from codesign.study.kinds import STUDY_RUNNERS
 
-        return run_network_study(spec, out_dir, progress, overwrite)
+        return STUDY_RUNNERS.get(spec.kind)(spec, out_dir, progress, overwrite)
 
     out = Path(out_dir)
-    _check_out_dir(out, overwrite, spec.name)
+    check_out_dir(out, overwrite, spec.name)
     t0 = time.perf_counter()
     df, reference, device = evaluate_study(spec, progress)
     summary = _summary(spec, df, time.perf_counter() - t0)
     page = study_page_html(f"Study {spec.name}", spec.description, df, spec.metrics,
                            summary["best"], reference, device, NOTES)
     snapshot = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
-    _write_folder(out, {
+    write_folder(out, {
         "results.parquet": lambda p: df.to_parquet(p, index=False),
         "summary.json": json.dumps(summary, indent=2) + "\n",
         "study.yaml": f"# snapshot written by codesign {summary['codesign_version']} "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,11 +34,20 @@ assert set(StudyMetric.__args__) == set(METRICS)  # type: ignore[attr-defined]
 
 
 def _known_hw(value: str, field: str) -> str:
-    from codesign.hw import HARDWARE
+    """A device preset (a cluster of it), a system preset, or a device or system file."""
+    from codesign.hw import HARDWARE, SYSTEMS
+    from codesign.hw.families import is_file_name
 
+    if is_file_name(value):
+        from pathlib import Path
+
+        if not Path(value.strip()).is_file():
+            raise SpecError(field, f"no such device or system file {value!r}")
+        return value.strip()
     key = value.strip().lower()
-    if key not in HARDWARE:
-        raise SpecError(field, f"unknown hardware {value!r}", HARDWARE.names())
+    if key not in HARDWARE and key not in SYSTEMS:
+        raise SpecError(field, f"unknown hardware or system {value!r}",
+                        HARDWARE.names() + SYSTEMS.names())
     return key
 
 
@@ -47,7 +56,7 @@ class _Frozen(BaseModel):
 
 
 class MappingSpec(_Frozen):
-    """The parallel mapping of every point (see ``workloads.spec.ParallelSpec``); ``batch``
+    """The parallel mapping of every point (see ``codesign.hw.placement.ParallelSpec``); ``batch``
     is global, so each of the ``dp`` attention ranks takes ``ceil(batch / dp)`` sequences."""
 
     tp: PositiveInt = 1
@@ -95,7 +104,8 @@ class StudySpec(_Frozen):
             ``prefill`` (``context`` is the prompt length).
         context: one length or a list of them, tokens.
         batch: global batch sizes (sequences over the whole deployment).
-        hw: device names from the hardware registry.
+        hw: what each point runs on: device presets (a cluster of the mapping's devices),
+            system presets (``pd-h100-h200``...), or device or system files.
         mapping: tp, dp, ep, redundant_experts, the same at every point.
         weight_dtype_fallback: linear-weight format for a device that cannot compute in the
             model's own (e.g. ``bf16`` for FP8 DeepSeek-V3 on an A100); unset, such a device
@@ -210,11 +220,11 @@ class TpotSpec(_Frozen):
 
     @model_validator(mode="after")
     def _ep_fits(self) -> TpotSpec:
-        from codesign.hw import resolve_system
+        from codesign.hw import FabricModel, resolve_system
 
         for side in ("scale_out", "scale_up"):
-            system = resolve_system(getattr(self, f"{side}_system")).main.model
-            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")  # type: ignore[attr-defined]
+            system = cast(FabricModel, resolve_system(getattr(self, f"{side}_system")).main.model)
+            system.check_world(getattr(self, f"{side}_ep"), f"tpot.{side}_ep")
         return self
 
 
@@ -347,7 +357,7 @@ def load_study(name_or_path: str | Path) -> AnyStudySpec:
         spec = spec_from_mapping(load_text_mapping(res.read_text("utf-8"), origin, "yaml"),
                                  origin)
     if isinstance(spec, StudySpec):
-        from workloads.registry import load_model
+        from codesign.ir.models import load_model
 
         load_model(spec.model, field="model")  # fail at load time, naming the field
     return spec

@@ -129,14 +129,14 @@ def jetson_agx_orin() -> GpuModel:
 def load_gpu_file(path: str) -> GpuModel:
     """A GPU document (see :mod:`hwmodels.gpu.family`) by path; ``family: gpu`` may be left
     out of a calibration file (``datasheet``, ``efficiency``, ``energy``)."""
-    from hwmodels.gpu.family import GpuFamily
+    from codesign.hw.families import load_device_document
 
     doc = load_mapping(Path(path))
     if not isinstance(doc, dict):
         raise SpecError(path, "a GPU document is a mapping")
-    body = {k: v for k, v in doc.items() if k != "family"}
-    model = GpuFamily().load(body, path)
-    assert isinstance(model, GpuModel)
+    model = load_device_document({"family": "gpu", **doc}, path)
+    if not isinstance(model, GpuModel):
+        raise SpecError(f"{path}: family", "not a GPU document", ["gpu"])
     return model
 
 

@@ -38,11 +38,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from codesign.errors import SpecError
+from codesign.hw.fabric import COLLECTIVES
 
 CollectiveKind = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all",
                          "send_recv"]
-COLLECTIVES: tuple[str, ...] = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all",
-                                "send_recv")
 PROTOCOLS: tuple[str, ...] = ("LL", "LL128", "Simple")
 
 

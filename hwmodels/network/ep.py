@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import SpecError
 from codesign.ir.dtypes import DType
 from codesign.ir.ops import Combine, Dispatch
-from hwmodels.network.system import fabric_latency_s
+from hwmodels.network.hops import fabric_latency_s
 
 if TYPE_CHECKING:
     from hwmodels.network.system import PoolNetwork

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,10 @@ from hwmodels.network.collectives import (
     ProtocolParams,
     collective_time,
 )
+from hwmodels.network.hops import fabric_latency_s
+
+if TYPE_CHECKING:
+    from hwmodels.network.ep import EpEstimate
 
 #: NVLink bandwidth (both directions, per GPU) of the calibration machine: H200, NVLink 4
 CALIBRATION_NVLINK_BYTES_PER_S = 900e9
@@ -68,21 +72,6 @@ def nvlink_params() -> LinkClassParams:
     text = resources.files("hwmodels.network").joinpath("calibrated/nvlink-h200.json").read_text()
     doc = json.loads(text)
     return LinkClassParams(collectives=doc["collectives"], sms=doc["sms"], source=doc["source"])
-
-
-#: switches a worst-case minimal route traverses, by topology: fat trees of two tiers go
-#: leaf-spine-leaf (3), of three tiers leaf-aggregation-core-aggregation-leaf (5); a
-#: dragonfly's minimal route is router, gateway, (global link), gateway, router (4); a slim
-#: fly has diameter 2 (3 routers). ``ScaleOutSpec.latency_s`` is the two-tier figure.
-SWITCH_HOPS = {"ft2": 3, "mpft": 3, "mrft": 3, "ft3": 5, "dragonfly": 4, "slimfly": 3}
-REFERENCE_HOPS = 3
-
-
-def fabric_latency_s(so: ScaleOutSpec) -> float:
-    """One-way NIC-to-NIC latency on ``so``'s topology: the two-tier latency plus
-    ``switch_latency_s`` per switch hop beyond three (see :data:`SWITCH_HOPS`)."""
-    hops = SWITCH_HOPS.get(so.topology, REFERENCE_HOPS)
-    return so.latency_s + (hops - REFERENCE_HOPS) * so.switch_latency_s
 
 
 def scale_out_params(so: ScaleOutSpec) -> LinkClassParams:
@@ -230,6 +219,14 @@ class PoolNetwork:
     def collective_sms(self) -> int:
         """SMs a collective occupies while it runs (NCCL channels, one CTA each; estimate)."""
         return self._nvlink.sms
+
+    def ep_estimate(self, phase: str, tokens: int, hidden: int, top_k: int, ep: int,
+                    wire: DType, max_nodes: int = 0, skew: float = 1.0) -> EpEstimate:
+        """Expert-parallel dispatch or combine on this pool
+        (:func:`hwmodels.network.ep.ep_estimate`)."""
+        from hwmodels.network.ep import ep_estimate
+
+        return ep_estimate(self, phase, tokens, hidden, top_k, ep, wire, max_nodes, skew)
 
     def check_world(self, world: int, field: str = "--world") -> None:
         if world < 1:

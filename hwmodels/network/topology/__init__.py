@@ -7,7 +7,7 @@ is imported there only).
 """
 
 from hwmodels.network.topology.build import (
-    TOPOLOGIES,
+    BUILDERS,
     build_topology,
     dragonfly,
     ft2,
@@ -31,7 +31,7 @@ from hwmodels.network.topology.spec import CostSpec, LinkSpec, ScaleUpSpec, Swit
 from hwmodels.network.topology.topology import Topology, TopologyCounts, count_graph
 
 __all__ = [
-    "TOPOLOGIES", "CostSpec", "FlowPath", "LinkSpec", "ScaleUpSpec", "SwitchSpec", "Topology",
+    "BUILDERS", "CostSpec", "FlowPath", "LinkSpec", "ScaleUpSpec", "SwitchSpec", "Topology",
     "TopologyCounts", "build_topology", "count_graph", "dragonfly", "find_flow_path", "ft2",
     "ft3", "hgx_node", "hgx_scale_up", "ib_ndr_link", "ib_ndr_switch", "mpft", "mrft",
     "ndr_400g_prices", "nvl72", "nvl72_scale_up", "pcie_gen5_x16", "slimfly",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from codesign.errors import SpecError
-from codesign.hw.registry import Registry
+from codesign.hw import topology as core
 from hwmodels.network.topology.direct import dragonfly, slimfly
 from hwmodels.network.topology.fattree import ft2, ft3, mpft, mrft
 from hwmodels.network.topology.scaleup import hgx_node, nvl72
@@ -23,18 +23,11 @@ from hwmodels.network.topology.topology import Topology
 
 Builder = Callable[..., Topology]
 
-
-
-def _entry(fn: Builder) -> Callable[[], Builder]:
-    return lambda: fn
-
-
-#: topology builders by name
-TOPOLOGIES: Registry[Builder] = Registry("topology", "kind")
-for _name, _fn in (("ft2", ft2), ("ft3", ft3), ("mpft", mpft), ("mrft", mrft),
-                   ("dragonfly", dragonfly), ("slimfly", slimfly), ("hgx-node", hgx_node),
-                   ("nvl72", nvl72)):
-    TOPOLOGIES.register(_name, _entry(_fn))
+#: topology builders by name (each also registered in ``codesign.hw.topology.TOPOLOGIES``)
+BUILDERS: dict[str, Builder] = {
+    "ft2": ft2, "ft3": ft3, "mpft": mpft, "mrft": mrft, "dragonfly": dragonfly,
+    "slimfly": slimfly, "hgx-node": hgx_node, "nvl72": nvl72,
+}
 
 SCALE_UP = ("hgx-node", "nvl72")
 DEFAULT_PLANES = 8
@@ -43,7 +36,7 @@ DEFAULT_PLANES = 8
 def build_topology(
     kind: str, radix: int | None = None, planes: int | None = None, **kw: Any
 ) -> Topology:
-    """Build the topology ``kind`` (see :data:`TOPOLOGIES`).
+    """Build the topology ``kind`` (see :data:`BUILDERS`).
 
     Args:
         kind: a registered name; unknown names raise a SpecError (field ``kind``) listing them.
@@ -53,8 +46,10 @@ def build_topology(
         **kw: the builder's keyword options (``gpus_per_node``, ``world``, ``groups``, ``q``,
             ``cost``...); an option the builder lacks raises a SpecError naming it.
     """
-    builder = TOPOLOGIES.get(kind)
     key = kind.strip().lower()
+    if key not in BUILDERS:
+        raise SpecError("kind", f"unknown topology {kind!r}", sorted(BUILDERS))
+    builder = BUILDERS[key]
     params = inspect.signature(builder).parameters
     for name in kw:
         if name not in params or name in ("radix", "planes"):
@@ -73,5 +68,16 @@ def build_topology(
     return builder(radix, **kw)
 
 
-__all__ = ["TOPOLOGIES", "Topology", "build_topology", "dragonfly", "ft2", "ft3", "hgx_node",
+def _core_builder(kind: str) -> Callable[[], core.TopologyBuilder]:
+    def build(radix: int | None, planes: int | None) -> Topology:
+        return build_topology(kind, radix, planes)
+
+    return lambda: build
+
+
+for _name in BUILDERS:
+    core.TOPOLOGIES.register(_name, _core_builder(_name))
+
+
+__all__ = ["BUILDERS", "Topology", "build_topology", "dragonfly", "ft2", "ft3", "hgx_node",
            "mpft", "mrft", "nvl72", "slimfly"]

@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from hwmodels.network.topology.spec import CostSpec
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 SWITCH_KINDS = ("leaf", "spine", "core")
 NODE_KINDS = ("gpu", "nic", "leaf", "spine", "core", "nvswitch")
@@ -185,6 +188,13 @@ class Topology:
     def gpu(self, index: int) -> str:
         """Node id of GPU ``index`` (0-based)."""
         return f"gpu{index}"
+
+    def figure(self, max_nodes: int = 600) -> go.Figure:
+        """A plotly figure of the graph (:func:`~hwmodels.network.topology.figure.plot_topology`;
+        plotly is imported there only)."""
+        from hwmodels.network.topology.figure import plot_topology
+
+        return plot_topology(self, max_nodes)
 
     def summary(self) -> dict[str, Any]:
         """Plain data for ``--json``: params, counts, cost and power (no graph is built)."""

@@ -1,4 +1,5 @@
-"""``codesign calibrate``: measure a GPU and fit the GPU model to it."""
+"""``codesign calibrate gpu|fit``: measure a GPU and fit the GPU model to it (registered as
+the ``gpu`` calibrator in ``codesign.hw.calibration.CALIBRATORS``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 
 from codesign.errors import SpecError
+from codesign.hw.calibration import CALIBRATORS
 
 
 def fit_calibration(data: str, out: str, datasheet: str = "h100-sxm") -> Path:
@@ -49,3 +51,16 @@ def calibrate_gpu(out: str, datasheet: str = "h100-sxm", quick: bool = False) ->
     microbench.main(args)
     llama_e2e.main(args)
     return fit_calibration(str(folder), str(folder / "calibration.json"), datasheet)
+
+
+class GpuCalibrator:
+    """The GPU family's calibrator (:func:`calibrate_gpu`, :func:`fit_calibration`)."""
+
+    def measure(self, out: str, datasheet: str, quick: bool = False) -> Path:
+        return calibrate_gpu(out, datasheet, quick)
+
+    def fit(self, data: str, out: str, datasheet: str) -> Path:
+        return fit_calibration(data, out, datasheet)
+
+
+CALIBRATORS.register("gpu", GpuCalibrator)

@@ -1,5 +1,6 @@
-"""Hardware sizing, design side: the design grid and the area, power, cost and performance
-models that evaluate each design (the MILP choosing among them is
+"""The GPU design space of hardware sizing: the design grid and the area, power, cost and
+performance models that evaluate each design, registered as ``gpu`` in
+``codesign.opt.design_space.DESIGN_SPACES`` (the MILP choosing among the designs is
 :func:`codesign.opt.sizing.size_hardware`).
 
 **Design space.** Derived from a GH100 datasheet (default ``h100-sxm``): a grid of SM counts,
@@ -10,8 +11,9 @@ and the fitted kernel efficiencies stay those of the base part.
   80 GB / 5 = 16 GB and 3.35 TB/s / 5 = 0.67 TB/s per HBM3 stack; H200: 141 GB / 6 = 23.5 GB
   and 0.8 TB/s per HBM3e stack; stack counts from the H100 whitepaper (5 of 6 sites active on
   H100 SXM5) and the H200 datasheet (6 stacks)).
-* NICs: 400 Gb/s NDR each (``hwmodels.network.presets``), one network plane per NIC: the
-  scale-out bandwidth per GPU scales with them (matters when the mapping spans nodes).
+* NICs: those of the default cluster (``codesign.hw.CLUSTERS``, the network family's: 400 Gb/s
+  NDR each), one network plane per NIC: the scale-out bandwidth per GPU scales with them
+  (matters when the mapping spans nodes).
 
 **Area, power and cost models** (:class:`SizingAssumptions`; every constant an estimate with
 its basis there): die area = uncore + physical SMs x mm^2/SM + physical L2 MB x mm^2/MB + HBM
@@ -34,12 +36,19 @@ has no L2 term, so L2 capacity changes only area, power and cost here.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from codesign.errors import SpecError
+from codesign.opt.design_space import DESIGN_SPACES, DesignEvaluation, DesignPoint
+
+if TYPE_CHECKING:
+    from codesign.hw.fabric import FabricModel
+    from codesign.ir.models import ModelConfig
+    from codesign.ir.spec import PhaseSpec
+    from hwmodels.gpu.datasheet import GpuDatasheet
 
 MIB = 1024 * 1024
 Axis = Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
@@ -110,37 +119,6 @@ class DesignGrid(BaseModel):
     nics: Axis = (1, 2, 4, 8)
 
 
-@dataclass(frozen=True, slots=True)
-class DesignPoint:
-    """One design and its workload metrics. mm^2, W, USD, bytes, seconds, joules."""
-
-    sm_count: int
-    hbm_stacks: int
-    l2_mb: int
-    nics: int
-    dies: int
-    area_mm2: float
-    power_w: float
-    price_usd: float
-    usd_per_hour: float
-    hbm_bytes: float
-    hbm_bytes_per_s: float
-    peak_bf16_flops: float
-    fits: bool
-    tp: int
-    gpus: int
-    latency_s: float
-    tokens_per_s: float
-    tokens_per_usd: float
-    joules_per_token: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data; infinite times and energies (a design that does not fit) as None."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in asdict(self).items()}
-
-
-
 # ------------------------------------------------------------------------------ models
 def _dies_per_wafer(a: SizingAssumptions, die_mm2: float) -> float:
     d = a.wafer_diameter_mm
@@ -154,7 +132,7 @@ def _die_yield(a: SizingAssumptions, die_mm2: float) -> float:
 class _Physical:
     """Area, power and price of designs, calibrated on the base part (module docstring)."""
 
-    def __init__(self, a: SizingAssumptions, base: Any, base_stacks: int) -> None:
+    def __init__(self, a: SizingAssumptions, base: GpuDatasheet, base_stacks: int) -> None:
         self.a = a
         self.base, self.base_stacks = base, base_stacks
         self.uncore_mm2 = a.base_die_mm2 - self._var_area(base.sm_count, base_stacks,
@@ -207,23 +185,25 @@ class _Physical:
 # ------------------------------------------------------------------------------ evaluate
 @dataclass(frozen=True)
 class _Workload:
-    cfg: Any
-    phase: Any
+    cfg: ModelConfig
+    phase: PhaseSpec
     tps: tuple[int, ...]
     dp: int
     ep: int
 
 
 def _design_system(phys: _Physical, sms: int, stacks: int, l2_mb: int, nics: int,
-                   world: int) -> Any:
-    """The design as a GPU model in a cluster of 8-GPU NVLink nodes with ``nics`` NICs/GPU."""
+                   world: int) -> FabricModel:
+    """The design as a GPU model in a cluster of 8-GPU NVLink nodes with ``nics`` NICs per
+    GPU (the default cluster's NIC, one plane per NIC), behind the registered fabric."""
+    from typing import cast
+
+    from codesign.hw import CLUSTERS, FabricModel, System
     from codesign.hw.system import PoolSpec, ScaleOutSpec, ScaleUpSpec, SystemSpec
     from hwmodels.gpu.calibrate.fit import build_spec
     from hwmodels.gpu.model import GpuModel
     from hwmodels.gpu.presets import load_calibration
     from hwmodels.gpu.spec import GpuEfficiency, GpuEnergy
-    from hwmodels.network.presets import NDR_NIC, NDR_SOURCE
-    from hwmodels.network.system import PoolNetwork
 
     base, k = phys.base, phys.base_stacks
     gpu_w = phys.gpu_w(sms, stacks, l2_mb)
@@ -240,22 +220,25 @@ def _design_system(phys: _Physical, sms: int, stacks: int, l2_mb: int, nics: int
     energy = GpuEnergy(**{**cal["energy"], "idle_w": ds.idle_w, "tdp_w": gpu_w,
                           "source": "h100-sxm NVML fit; idle power scaled with TDP"})
     gpu = GpuModel(build_spec(ds, eff, energy))
-    so = ScaleOutSpec(topology="mpft" if nics > 1 else "ft2", radix=64, planes=nics,
-                      nic_bytes_per_s=NDR_NIC, nics_per_gpu=nics, achievable=0.92,
-                      latency_s=3e-6, source=NDR_SOURCE)
+    cluster = CLUSTERS.get("default")(gpu, world)
+    nic = next(iter(cluster.pools.values())).scale_out
+    if nic is None:
+        raise SpecError("nics", "the default cluster has no scale-out network")
+    so = ScaleOutSpec(**{**nic.model_dump(), "topology": "mpft" if nics > 1 else "ft2",
+                         "planes": nics, "nics_per_gpu": nics})
     pool = PoolSpec(device=name, nodes=max(1, -(-world // 8)), devices_per_node=8,
                     scale_up=ScaleUpSpec(bytes_per_s=base.nvlink_bytes_per_s), scale_out=so)
-    SystemSpec(name=name, description=f"{name} cluster", pools={"gpus": pool},
-               source="codesign.opt.sizing design cluster")
-    return PoolNetwork.from_pool(name, pool, gpu)
+    spec = SystemSpec(name=name, description=f"{name} cluster", pools={"gpus": pool},
+                      source="codesign.opt.sizing design cluster")
+    return cast(FabricModel, System(spec, devices={"gpus": gpu}).main.model)
 
 
 def evaluate_design(phys: _Physical, wl: _Workload, sms: int, stacks: int, l2_mb: int,
                     nics: int, memory_fraction: float = 0.9) -> DesignPoint:
     """One design's area, power, price and workload metrics (``fits`` False when no tp of
     the workload holds weights and KV cache)."""
+    from codesign.hw.placement import ParallelSpec
     from codesign.opt.costing import cost_pass, kv_bytes_per_gpu, weights_per_gpu
-    from workloads.spec import ParallelSpec
 
     base, a = phys.base, phys.a
     dies, area = phys.area(sms, stacks, l2_mb)
@@ -268,7 +251,7 @@ def evaluate_design(phys: _Physical, wl: _Workload, sms: int, stacks: int, l2_mb
     seqs = -(-ph.batch // wl.dp)
     tp = next((t for t in wl.tps if weights_per_gpu(cfg, t, wl.ep)
                + kv_bytes_per_gpu(cfg, t, seqs, ph.context_len + ph.seq_len) <= cap), 0)
-    common = {"sm_count": sms, "hbm_stacks": stacks, "l2_mb": l2_mb, "nics": nics,
+    common: dict[str, Any] = {"sm_count": sms, "hbm_stacks": stacks, "l2_mb": l2_mb, "nics": nics,
               "dies": dies, "area_mm2": area, "power_w": power, "price_usd": price,
               "usd_per_hour": phys.usd_per_hour(price, power), "hbm_bytes": hbm,
               "hbm_bytes_per_s": base.hbm_bytes_per_s / phys.base_stacks * stacks,
@@ -301,9 +284,9 @@ def evaluate_designs(workload_model: str = "llama-3.1-70b", phase: str = "decode
     Raises:
         SpecError: bad workload, mapping or base.
     """
+    from codesign.ir.models import load_model
+    from codesign.ir.spec import PhaseSpec
     from hwmodels.gpu.datasheets import DATASHEETS
-    from workloads.registry import load_model
-    from workloads.spec import PhaseSpec
 
     if base not in GH100_BASES:
         raise SpecError("base", f"unsupported base {base!r}", GH100_BASES)
@@ -326,3 +309,23 @@ def evaluate_designs(workload_model: str = "llama-3.1-70b", phase: str = "decode
               for m in g.l2_mb for n in g.nics]
     ref = evaluate_design(phys, wl, ds.sm_count, GH100_BASES[base], round(ds.l2_bytes / MIB), 1)
     return points, ref
+
+
+class GpuDesignSpace:
+    """GPU designs derived from a GH100 datasheet (:func:`evaluate_designs`)."""
+
+    def evaluate(self, workload_model: str, phase: str, batch: int, context: int, *,
+                 tp: int | None, dp: int, ep: int, grid: BaseModel | None, base: str,
+                 assumptions: BaseModel | None) -> DesignEvaluation:
+        if grid is not None and not isinstance(grid, DesignGrid):
+            raise SpecError("grid", f"a {type(grid).__name__} is not a GPU DesignGrid")
+        if assumptions is not None and not isinstance(assumptions, SizingAssumptions):
+            raise SpecError("assumptions",
+                            f"a {type(assumptions).__name__} is not GPU SizingAssumptions")
+        a = assumptions or SizingAssumptions()
+        points, ref = evaluate_designs(workload_model, phase, batch, context, tp=tp, dp=dp,
+                                       ep=ep, grid=grid, base=base, assumptions=a)
+        return DesignEvaluation(points, ref, a.model_dump())
+
+
+DESIGN_SPACES.register("gpu", GpuDesignSpace)

@@ -1,6 +1,7 @@
 """Run a network co-design study (``kind: network``): cost sweep, decode bound, multi-plane.
 
-The numbers come from ``hwmodels.network.study`` (pure functions); this module assembles the
+Registered as the ``network`` runner in ``codesign.study.kinds.STUDY_RUNNERS``. The numbers
+come from :mod:`hwmodels.network.study` (pure functions); this module assembles the
 table, the summary and the report page, and writes the same four files as a model study
 (``results.parquet``: the cost sweep, one row per topology and radix; ``summary.json``: the
 TPOT table and the multi-plane findings; ``study.yaml``: the spec snapshot; ``report.html``),
@@ -18,6 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from codesign.errors import SpecError
+from codesign.study.kinds import STUDY_RUNNERS
 from codesign.study.spec import NetworkStudySpec
 
 NOTES = (
@@ -271,18 +276,26 @@ def network_page_html(spec: NetworkStudySpec, df: Any, found: dict[str, Any]) ->
             f"{body}\n</body></html>\n")
 
 
-def run_network_study(spec: NetworkStudySpec, out_dir: str | Path, progress: bool = False,
+def run_network_study(spec: BaseModel, out_dir: str | Path, progress: bool = False,
                       overwrite: bool = False) -> NetworkStudyResult:
     """Evaluate ``spec`` and write the four files into ``out_dir`` (see the module docstring;
     ``out_dir`` rules as :func:`codesign.study.runner.run_study`). ``progress`` is accepted
-    for symmetry; the study takes about a second."""
+    for symmetry; the study takes about a second.
+
+    Raises:
+        SpecError: ``spec`` is not a :class:`NetworkStudySpec`; ``out_dir`` as in
+            ``run_study``.
+    """
     import yaml
 
     import codesign
-    from codesign.study.runner import _check_out_dir, _write_folder
+    from codesign.study.runner import check_out_dir, write_folder
+
+    if not isinstance(spec, NetworkStudySpec):
+        raise SpecError("kind", f"a {type(spec).__name__} is not a network study")
 
     out = Path(out_dir)
-    _check_out_dir(out, overwrite, spec.name)
+    check_out_dir(out, overwrite, spec.name)
     t0 = time.perf_counter()
     df, found = evaluate_network_study(spec)
     page = network_page_html(spec, df, found)
@@ -294,7 +307,7 @@ def run_network_study(spec: NetworkStudySpec, out_dir: str | Path, progress: boo
         "spec": spec.model_dump(mode="json"),
     }
     snapshot = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
-    _write_folder(out, {
+    write_folder(out, {
         "results.parquet": lambda p: df.to_parquet(p, index=False),
         "summary.json": json.dumps(summary, indent=2) + "\n",
         "study.yaml": f"# snapshot written by codesign {summary['codesign_version']} "
@@ -302,3 +315,6 @@ def run_network_study(spec: NetworkStudySpec, out_dir: str | Path, progress: boo
         "report.html": page,
     })
     return NetworkStudyResult(spec, df, summary, out)
+
+
+STUDY_RUNNERS.register("network", lambda: run_network_study)
