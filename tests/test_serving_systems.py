@@ -242,3 +242,10 @@ def test_placement_of_a_phase_over_two_stages_is_rejected() -> None:
     with pytest.raises(SpecError) as e:
         simulate(L70, two, tp=8, rate=1.0, requests=3)
     assert e.value.field == "system.placement"
+
+
+def test_pools_without_a_link_are_rejected_before_the_run() -> None:
+    spec = resolve_system(PD).spec.model_copy(update={"links": ()})
+    with pytest.raises(SpecError) as e:
+        simulate("llama-3.1-8b", spec, rate=1.0, requests=3)
+    assert e.value.field == "system.links" and "'prefill' and 'decode'" in e.value.message

@@ -35,6 +35,7 @@ from codesign.engines.des.serving.workload import (
     LengthDist,
     Request,
     Workload,
+    check_workload,
     gamma_workload,
     load_trace,
     poisson_workload,
@@ -189,8 +190,8 @@ def simulate(
             :class:`Request` or a :class:`Workload`.
         prompt, output: token-length distributions of generated requests.
         cache_hit: share of every prompt read from a prefix cache instead of computed
-            (``0 <= cache_hit < 1``; added to a workload's own ``cached_tokens``... a
-            workload or trace with cached tokens takes ``cache_hit=0``).
+            (``0 <= cache_hit < 1``); a workload or trace with its own ``cached_tokens``
+            takes none.
         gpus: GPUs to use on a single-pool system (default: the preset's, or 8 for a
             device).
         tp, dp, ep, pp, redundant_experts: mapping overrides for every phase whose mapping
@@ -250,7 +251,7 @@ def simulate(
         raise SpecError("ep", f"{facts.name} has no experts (expert parallelism needs a MoE "
                               "model)")
     if workload is not None:
-        wl = _check_workload(workload)
+        wl = check_workload(workload)
     else:
         wl = build_workload(arrival, rate=rate, requests=requests, seed=seed, cv=cv,
                             trace=trace, prompt=prompt, output=output)
@@ -409,53 +410,6 @@ def _validate(*, seed: int, token_budget: int, max_seqs: int, chunk_size: int | 
         _check_number("requests", requests, integer=True, positive=True)
     _check_number("redundant_experts", redundant_experts, integer=True, minimum=0)
     _check_number("cache_hit", cache_hit, minimum=0, below=1)
-
-
-def _check_workload(workload: list[Request] | Workload) -> Workload:
-    """Explicit requests, validated, sorted by arrival (stable), as columns."""
-    if isinstance(workload, Workload):
-        return _check_columns(workload)
-    if not workload:
-        raise SpecError("workload", "holds no requests")
-    for i, r in enumerate(workload):
-        if not isinstance(r, Request):
-            raise SpecError(f"workload[{i}]", f"must be a Request, got {type(r).__name__}")
-        if not (math.isfinite(r.arrival_s) and r.arrival_s >= 0):
-            raise SpecError(f"workload[{i}].arrival_s", f"must be >= 0, got {r.arrival_s}")
-        for name in ("prompt_tokens", "output_tokens"):
-            v = getattr(r, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SpecError(f"workload[{i}].{name}", f"must be an integer >= 1, got {v!r}")
-        c = r.cached_tokens
-        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < r.prompt_tokens:
-            raise SpecError(f"workload[{i}].cached_tokens", f"must be an integer in 0.."
-                            f"{r.prompt_tokens - 1} (below prompt_tokens), got {c!r}")
-    return Workload.from_requests(sorted(workload, key=lambda r: r.arrival_s))
-
-
-def _check_columns(wl: Workload) -> Workload:
-    """A :class:`Workload`'s columns: equal lengths, valid values, arrivals in order."""
-    n = len(wl.id)
-    if n == 0:
-        raise SpecError("workload", "holds no requests")
-    for name in ("arrival_s", "prompt_tokens", "output_tokens", "cached_tokens"):
-        if len(getattr(wl, name)) != n:
-            raise SpecError(f"workload.{name}", f"has {len(getattr(wl, name))} rows, id has {n}")
-    checks = (("arrival_s", ~(np.isfinite(wl.arrival_s) & (wl.arrival_s >= 0)), ">= 0"),
-              ("prompt_tokens", wl.prompt_tokens < 1, ">= 1"),
-              ("output_tokens", wl.output_tokens < 1, ">= 1"),
-              ("cached_tokens", (wl.cached_tokens < 0) | (wl.cached_tokens >= wl.prompt_tokens),
-               "in 0..prompt_tokens - 1"))
-    for name, bad, what in checks:
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise SpecError(f"workload.{name}[{i}]", f"must be {what}, got "
-                                                     f"{getattr(wl, name)[i]!r}")
-    if (np.diff(wl.arrival_s) < 0).any():
-        order = np.argsort(wl.arrival_s, kind="stable")
-        return Workload(wl.id[order], wl.arrival_s[order], wl.prompt_tokens[order],
-                        wl.output_tokens[order], wl.cached_tokens[order])
-    return wl
 
 
 def _check_output(path: str | Path) -> None:

@@ -135,9 +135,10 @@ class ServingCluster:
         lk = self.links.get(pair)
         if lk is None:
             if self.system.link(*pair) is None:
+                have = ["-".join(x.pools) for x in self.system.spec.links]
                 raise SpecError("system.links", f"no link between pools {pair[0]!r} and "
                                 f"{pair[1]!r} of system {self.system.name!r} to move the KV "
-                                "cache over", ["-".join(x.pools) for x in self.system.spec.links])
+                                "cache over", have or None)
             lanes = min(self._cursor.get(pair[0], 0), self._cursor.get(pair[1], 0))
             lk = Link(self.env, f"link {pair[0]}->{pair[1]}", -1,
                       capacity=max(1, lanes // src.senders))

@@ -7,7 +7,7 @@ phase on its pool, the KV cache of each request moving over the link between the
 system without one (or with both phases on one pool) serves colocated on its first pool,
 or disaggregated inside that pool when prefill and decode mappings are given. Mapping flags
 (``tp``, ``dp``, ``ep``, ``pp``, ``redundant_experts``) choose the parallelism of every
-phase whose mapping is not given whole.
+phase whose mapping is not given whole (a placement's own stage parallelism is not read).
 
 Memory: an instance's weights (the busiest GPU's share) must leave KV-cache room in
 ``memory_fraction`` of its device's memory, and every request's KV must fit one
@@ -313,6 +313,9 @@ def build_deployment(model: str, facts: ModelFacts, plan: Plan, *, token_budget:
                                   trace=d.steps))
         d.lanes[r.role] = lanes
     if "prefill" in d.lanes:
+        # a route the KV cannot take fails here, not in the middle of the run
+        src, dst = d.lanes["prefill"][0].instance, d.lanes["decode"][0].instance
+        d.cluster.transfer_cost(d.cluster.route(src, dst), 1.0)
         d.transfers = Transfers(env, d.cluster, Router(d.lanes["decode"]),
                                 facts.kv_bytes_per_token, d.xfers)
         for lane in d.lanes["prefill"]:

@@ -238,6 +238,58 @@ def gamma_bursty(rate: float, cv: float, n: int, *, prompt: LengthDist = DEFAULT
     return gamma_workload(rate, cv, n, prompt=prompt, output=output, seed=seed).requests()
 
 
+def check_workload(workload: list[Request] | Workload) -> Workload:
+    """Explicit requests, validated, sorted by arrival (stable), as columns.
+
+    Raises:
+        SpecError: ``workload`` empty, ``workload[i].<field>`` or ``workload.<column>[i]``
+            out of range.
+    """
+    if isinstance(workload, Workload):
+        return _check_columns(workload)
+    if not workload:
+        raise SpecError("workload", "holds no requests")
+    for i, r in enumerate(workload):
+        if not isinstance(r, Request):
+            raise SpecError(f"workload[{i}]", f"must be a Request, got {type(r).__name__}")
+        if not (math.isfinite(r.arrival_s) and r.arrival_s >= 0):
+            raise SpecError(f"workload[{i}].arrival_s", f"must be >= 0, got {r.arrival_s}")
+        for name in ("prompt_tokens", "output_tokens"):
+            v = getattr(r, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"workload[{i}].{name}", f"must be an integer >= 1, got {v!r}")
+        c = r.cached_tokens
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < r.prompt_tokens:
+            raise SpecError(f"workload[{i}].cached_tokens", f"must be an integer in 0.."
+                            f"{r.prompt_tokens - 1} (below prompt_tokens), got {c!r}")
+    return Workload.from_requests(sorted(workload, key=lambda r: r.arrival_s))
+
+
+def _check_columns(wl: Workload) -> Workload:
+    """A :class:`Workload`'s columns: equal lengths, valid values, arrivals in order."""
+    n = len(wl.id)
+    if n == 0:
+        raise SpecError("workload", "holds no requests")
+    for name in ("arrival_s", "prompt_tokens", "output_tokens", "cached_tokens"):
+        if len(getattr(wl, name)) != n:
+            raise SpecError(f"workload.{name}", f"has {len(getattr(wl, name))} rows, id has {n}")
+    checks = (("arrival_s", ~(np.isfinite(wl.arrival_s) & (wl.arrival_s >= 0)), ">= 0"),
+              ("prompt_tokens", wl.prompt_tokens < 1, ">= 1"),
+              ("output_tokens", wl.output_tokens < 1, ">= 1"),
+              ("cached_tokens", (wl.cached_tokens < 0) | (wl.cached_tokens >= wl.prompt_tokens),
+               "in 0..prompt_tokens - 1"))
+    for name, bad, what in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise SpecError(f"workload.{name}[{i}]", f"must be {what}, got "
+                                                     f"{getattr(wl, name)[i]!r}")
+    if (np.diff(wl.arrival_s) < 0).any():
+        order = np.argsort(wl.arrival_s, kind="stable")
+        return Workload(wl.id[order], wl.arrival_s[order], wl.prompt_tokens[order],
+                        wl.output_tokens[order], wl.cached_tokens[order])
+    return wl
+
+
 # --------------------------------------------------------------------------- traces
 def _parse_row(row: dict[str, Any], where: str) -> tuple[float, int, int, int]:
     vals: list[Any] = []
