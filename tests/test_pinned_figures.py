@@ -4,8 +4,9 @@ at the commit recorded in ``tests/data/pinned_figures.json``, to 1e-9 relative.
 The test only reads the JSON; it never recomputes the baseline. To re-pin after an intended
 change of results, run ``python tests/data/make_pinned.py`` and say why in the commit.
 
-Since the system contract landed, ``eval`` adds the network's share to energy (NIC and switch
-power over the pass) and cost (amortized network hardware): the figures of the devices alone
+Since the system contract landed, ``eval`` (and ``simulate``, since serving runs on the DES
+engine's resources) adds the network's share to energy (NIC and switch power over the pass or
+run) and cost (amortized network hardware): the figures of the devices alone
 (``energy.devices_j``, ``cost.devices_usd_per_hour``) must still equal the pinned ones, and
 latency and throughput are compared whole. A case's ``moved`` entries are figures that moved
 on purpose, each with its new value and the reason.

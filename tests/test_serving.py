@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from codesign.cli.simulate import simulate_app
-from codesign.errors import SpecError
-from codesign.serving import (
+from codesign.engines.des.serving import (
     LengthDist,
     Request,
     ServingMapping,
@@ -27,7 +26,8 @@ from codesign.serving import (
     poisson,
     simulate,
 )
-from codesign.serving.cost import _GRID, StepCostModel, _bracket
+from codesign.engines.des.serving.cost import _GRID, StepCostModel, _bracket
+from codesign.errors import SpecError
 
 pytestmark = pytest.mark.component
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from codesign.cli import main
+from codesign.engines.des.serving import LengthDist, ServingMapping, simulate
+from codesign.engines.des.serving.cost import StepCostModel, clear_cache
 from codesign.errors import SpecError
-from codesign.serving import LengthDist, ServingMapping, simulate
-from codesign.serving.cost import StepCostModel, clear_cache
 from workloads.registry import load_model, model_names
 
 pytestmark = pytest.mark.component

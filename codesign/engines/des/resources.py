@@ -25,7 +25,8 @@ port sees more than its rank's NIC, so the NIC is the queue.
   static SM partition; interference between co-running kernels is not modelled.
 * :class:`Host`: eager launches, the analytical engine's recurrence (one kernel issued every
   ``launch_overhead_s``; a kernel starts when issued and its stream is free).
-* :class:`Link`: a capacity-1 :class:`simpy.Resource` (NVLink port, one NIC per plane).
+* :class:`Link`: a :class:`simpy.Resource` (NVLink port, one NIC per plane: capacity 1;
+  the serving simulation's KV ports and links between pools: one slot per sender group).
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ _SHARED_BOUNDS = ("compute", "memory")
 
 
 class Link:
-    """One link port of the representative rank: a capacity-1 SimPy resource."""
+    """One link port: a SimPy resource (capacity 1 for a representative rank's port), with
+    the seconds it was held (``busy_s``, summed over its slots)."""
 
-    __slots__ = ("name", "res", "tid")
+    __slots__ = ("busy_s", "capacity", "name", "res", "tid")
 
-    def __init__(self, env: simpy.Environment, name: str, tid: int) -> None:
+    def __init__(self, env: simpy.Environment, name: str, tid: int, capacity: int = 1) -> None:
         self.name = name
-        self.res = simpy.Resource(env, capacity=1)
+        self.res = simpy.Resource(env, capacity=capacity)
         self.tid = tid
+        self.capacity = capacity
+        self.busy_s = 0.0
 
 
 class Stream:

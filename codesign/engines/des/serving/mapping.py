@@ -8,13 +8,13 @@ An *instance* is a group of GPUs that runs one scheduler and steps in lockstep:
   ``tp`` GPUs each meet in every MoE layer's all-to-all, so the ``tp x dp x pp`` GPUs form one
   instance (DeepSeek's serving units); ``instances`` such units serve side by side.
 
-Memory per GPU (approximation): linear weights other than routed experts are split over
-``tp x pp`` GPUs (replicated over attention data parallelism); routed experts (plus
-``redundant_experts`` replicas) over ``ep x pp`` GPUs, or over ``tp x pp`` when ``ep == 1``.
-Activations and workspace are covered by ``memory_fraction`` (vLLM's
+Memory per GPU: the workload family's ``footprint`` (what ``evaluate_model`` checks):
+weights other than routed experts split over ``tp`` GPUs (replicated over attention data
+parallelism); routed experts (plus ``redundant_experts`` replicas) over ``ep`` GPUs, or over
+``tp`` when ``ep == 1``; each pipeline stage holds its layers' share (the busiest stage
+counts). Activations and workspace are covered by ``memory_fraction`` (vLLM's
 ``gpu_memory_utilization``, default 0.9). KV heads split over ``min(tp, kv_heads)`` GPUs
-(MLA's latent cannot be split by heads, so TP ranks replicate it); each pipeline stage holds
-its layers' share.
+(MLA's latent cannot be split by heads, so TP ranks replicate it).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from codesign.engines.des.serving.facts import ModelFacts
 from codesign.errors import SpecError
-from workloads.config import ModelConfig
-from workloads.params import count_params, weight_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,7 @@ class ServingMapping:
         dp: attention data-parallel ranks; with ``ep > 1`` inside one instance, with
             ``ep == 1`` the number of independent instances (see module docstring).
         ep: expert parallel degree (1: experts split like dense FFNs).
-        pp: pipeline stages (see ``codesign.serving.cost``).
+        pp: pipeline stages (see ``codesign.engines.des.serving.cost``).
         instances: instances of this mapping.
         redundant_experts: extra expert replicas (DeepSeek's EPLB).
     """
@@ -104,8 +103,8 @@ def parse_mapping(text: str, field: str) -> ServingMapping:
     return m
 
 
-def check_model_mapping(cfg: ModelConfig, m: ServingMapping, field: str = "mapping") -> None:
-    """Check the expert parallelism and expert replicas of ``m`` against ``cfg``.
+def check_model_mapping(facts: ModelFacts, m: ServingMapping, field: str = "mapping") -> None:
+    """Check the expert parallelism and expert replicas of ``m`` against the model.
 
     Each EP rank holds whole experts, so the expert slots (routed experts plus
     ``redundant_experts`` replicas) must divide over ``ep``; DeepSeek-V3's decode layout on
@@ -121,93 +120,93 @@ def check_model_mapping(cfg: ModelConfig, m: ServingMapping, field: str = "mappi
     def name(key: str) -> str:
         return key if field == "mapping" else f"{field}.{key}"
 
-    moe = cfg.moe
-    if moe is None:
+    n = facts.experts
+    if n is None:
         if m.ep > 1:
-            raise SpecError(name("ep"), f"{cfg.name} has no experts (expert parallelism needs a "
-                                        "MoE model)", [1])
+            raise SpecError(name("ep"), f"{facts.name} has no experts (expert parallelism "
+                                        "needs a MoE model)", [1])
         if m.redundant_experts:
-            raise SpecError(name("redundant_experts"), f"{cfg.name} has no experts to "
+            raise SpecError(name("redundant_experts"), f"{facts.name} has no experts to "
                                                        "replicate", [0])
         return
     if m.redundant_experts and m.ep == 1:
         raise SpecError(name("redundant_experts"), f"{m.redundant_experts} expert replicas need "
                         "expert parallelism (ep > 1): with ep=1 every GPU holds a TP slice of "
                         "every expert", [0])
-    n = moe.n_routed_experts
     slots = n + m.redundant_experts
     if slots % m.ep:
         fewest = -n % m.ep
         fix = f"redundant_experts={fewest} ({n + fewest} slots, {(n + fewest) // m.ep} per rank)"
         key = "redundant_experts" if m.redundant_experts else "ep"
         raise SpecError(name(key), f"ep={m.ep} does not divide the {slots} expert slots of "
-                        f"{cfg.name} ({n} routed + {m.redundant_experts} redundant_experts); "
+                        f"{facts.name} ({n} routed + {m.redundant_experts} redundant_experts); "
                         f"each EP rank holds whole experts, so ep must divide routed + "
                         f"redundant experts: use {fix} or an ep that divides {slots}")
 
 
-def weight_bytes_per_gpu(cfg: ModelConfig, m: ServingMapping) -> float:
-    """Weight bytes one GPU holds under ``m`` (see module docstring)."""
-    total = float(weight_bytes(cfg))
-    p = count_params(cfg)
-    if cfg.moe is None or p.moe_routed == 0 or m.ep == 1:
-        return total / (m.tp * m.pp)
-    routed = p.moe_routed * cfg.weight_dtype.bits / 8
-    n = cfg.moe.n_routed_experts
-    return (total - routed) / (m.tp * m.pp) + routed * (n + m.redundant_experts) / n / (
-        m.ep * m.pp)
-
-
-def kv_shards(cfg: ModelConfig, tp: int) -> int:
-    """GPUs of a TP group over which one token's KV is split (MLA: 1, replicated)."""
-    return 1 if cfg.mla is not None else min(tp, cfg.num_kv_heads)
-
-
 @dataclass(frozen=True, slots=True)
 class KvBudget:
-    """KV-cache room of one instance. Tokens; bytes per GPU."""
+    """KV-cache room of one instance on its pool. Tokens; bytes per GPU.
 
+    ``rank_tokens`` is 0 when the weights alone leave no room (only kept with
+    ``ignore_memory``); ``fits`` says whether the weights leave any KV room at all.
+    """
+
+    pool: str
     weight_bytes_per_gpu: float
     usable_bytes_per_gpu: float
-    kv_bytes_per_token: int
+    device_bytes: float
+    kv_bytes_per_token: float  # one GPU's share of one token's KV
     rank_tokens: int  # one attention-DP rank (a request's KV lives on one rank)
     instance_tokens: int  # all ranks of the instance
+
+    @property
+    def fits(self) -> bool:
+        return self.rank_tokens >= 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def kv_budget(cfg: ModelConfig, m: ServingMapping, memory_bytes: float,
-              memory_fraction: float, field: str = "mapping") -> KvBudget:
-    """KV tokens that fit an instance of ``m`` on GPUs of ``memory_bytes``.
+def kv_budget(facts: ModelFacts, m: ServingMapping, memory_bytes: float,
+              memory_fraction: float, field: str = "mapping", pool: str = "gpus",
+              ignore_memory: bool = False) -> KvBudget:
+    """KV tokens that fit an instance of ``m`` on GPUs of ``memory_bytes`` in ``pool``.
 
     Raises:
-        SpecError: ``field``: the weights alone exceed the usable memory.
+        SpecError: ``field``: the weights alone exceed the usable memory (unless
+            ``ignore_memory``); the message names the pool and the bytes needed and
+            available.
     """
-    w = weight_bytes_per_gpu(cfg, m)
+    w = facts.weights_per_gpu(m)
     usable = memory_bytes * memory_fraction
-    kv_tok = cfg.kv_cache_bytes_per_token()
+    kv_gpu = facts.kv_bytes_per_gpu_token(m)
     free = usable - w
-    rank = int(free * kv_shards(cfg, m.tp) * m.pp // kv_tok) if free > 0 else 0
-    if rank < 1:
-        raise SpecError(field, f"{m.label()} does not fit: {w / 1e9:.1f} GB of weights per GPU "
-                               f"leave no KV-cache room in {usable / 1e9:.1f} GB usable "
-                               f"({memory_fraction:g} of {memory_bytes / 1e9:.1f} GB); "
-                               "use more GPUs per instance (--tp/--ep/--pp)")
-    return KvBudget(w, usable, kv_tok, rank, rank * m.instance_dp)
+    rank = int(free // kv_gpu) if free > 0 else 0
+    if rank < 1 and not ignore_memory:
+        raise SpecError(field, f"{m.label()} does not fit pool {pool!r}: it needs "
+                               f"{w / 1e9:.1f} GB of weights per GPU plus KV-cache room, "
+                               f"{usable / 1e9:.1f} GB are usable ({memory_fraction:g} of "
+                               f"{memory_bytes / 1e9:.1f} GB); use more GPUs per instance "
+                               "(--tp/--ep/--pp), or --ignore-memory to simulate anyway")
+    return KvBudget(pool, w, usable, memory_bytes, kv_gpu, rank, rank * m.instance_dp)
 
 
-def _moe_ep(cfg: ModelConfig, limit: int, redundant: int) -> int:
-    assert cfg.moe is not None
-    n = cfg.moe.n_routed_experts + redundant
+def _moe_ep(facts: ModelFacts, limit: int, redundant: int) -> int:
+    assert facts.experts is not None
+    n = facts.experts + redundant
     return max(e for e in range(1, max(1, limit) + 1) if n % e == 0)
 
 
-def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes: float,
+def choose_mapping(facts: ModelFacts, gpus: int, gpus_per_node: int, memory_bytes: float,
                    memory_fraction: float, *, tp: int | None = None, dp: int | None = None,
                    ep: int | None = None, pp: int | None = None,
-                   redundant_experts: int = 0) -> tuple[ServingMapping, str]:
-    """The mapping to serve ``cfg`` on ``gpus`` GPUs, and why (given values are kept).
+                   redundant_experts: int = 0, field: str = "mapping",
+                   pool: str = "gpus", ignore_memory: bool = False
+                   ) -> tuple[ServingMapping, str]:
+    """The mapping to serve the model on ``gpus`` GPUs of ``pool``, and why (given values
+    are kept). ``field`` names the mapping in errors (``mapping``, ``prefill``,
+    ``decode``).
 
     Defaults: MoE models get attention data parallelism with expert parallelism over every
     GPU of an instance (EP = the largest divisor of the expert count <= the GPUs, DeepSeek's
@@ -216,20 +215,21 @@ def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes
     (more replicas serve more requests; TP beyond what memory needs mostly adds all-reduce).
 
     Raises:
-        SpecError: ``mapping``: more GPUs than the system has, or weights that do not fit;
-            ``ep``/``redundant_experts``: see :func:`check_model_mapping`.
+        SpecError: ``field``: more GPUs than the pool has, or weights that do not fit
+            (unless ``ignore_memory``); ``ep``/``redundant_experts``: see
+            :func:`check_model_mapping`.
     """
     for name, v in (("tp", tp), ("dp", dp), ("ep", ep), ("pp", pp)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise SpecError(name, f"must be an integer >= 1, got {v!r}")
     pp_ = pp or 1
     usable = memory_bytes * memory_fraction
-    use_ep = cfg.moe is not None and ep != 1
+    use_ep = facts.is_moe and ep != 1
     if use_ep:
         tp_ = tp or 1
         if ep is None:
             base = tp_ * dp if dp is not None else gpus // pp_
-            ep_ = _moe_ep(cfg, base, redundant_experts)
+            ep_ = _moe_ep(facts, base, redundant_experts)
         else:
             ep_ = ep
         dp_ = dp if dp is not None else max(1, -(-ep_ // tp_))
@@ -246,7 +246,7 @@ def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes
             tp_ = cands[-1]
             for t in cands:
                 m_t = ServingMapping(t, 1, 1, pp_, 1, redundant_experts)
-                if weight_bytes_per_gpu(cfg, m_t) <= 0.5 * usable:
+                if facts.weights_per_gpu(m_t) <= 0.5 * usable:
                     tp_ = t
                     break
             why = ("dense default: smallest power-of-two TP (<= 8, within a node) whose weights "
@@ -258,9 +258,10 @@ def choose_mapping(cfg: ModelConfig, gpus: int, gpus_per_node: int, memory_bytes
         m = ServingMapping(tp_, dp_, 1, pp_, dp_, redundant_experts)
         if tp is not None and dp is not None:
             why = "given values kept"
-    m.check("mapping")
-    check_model_mapping(cfg, m)
+    m.check(field)
+    check_model_mapping(facts, m, field)
     if m.gpus > gpus:
-        raise SpecError("mapping", f"{m.label()} needs {m.gpus} GPUs, the system has {gpus}")
-    kv_budget(cfg, m, memory_bytes, memory_fraction)
+        where = "the system has" if field == "mapping" else f"pool {pool!r} has"
+        raise SpecError(field, f"{m.label()} needs {m.gpus} GPUs, {where} {gpus}")
+    kv_budget(facts, m, memory_bytes, memory_fraction, field, pool, ignore_memory)
     return m, why

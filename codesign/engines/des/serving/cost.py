@@ -23,12 +23,20 @@ Approximations (stated, not hidden):
   charged at idle power on every GPU of the instance;
 * pipeline parallelism: a micro-batch's pass costs the full model on a TP group (each stage
   runs ``1/pp`` of the layers in turn) plus ``pp - 1`` activation sends between stages; the
-  instance runs ``pp`` micro-batches at once (``codesign.serving.sim``);
+  instance runs ``pp`` micro-batches at once (``codesign.engines.des.serving.lane``);
 * sequence parallelism (``tp > 1`` with ``ep > 1``): a pass whose tokens per attention-DP
   rank do not divide by ``tp`` (a decode step of one sequence on TP8) is priced with those
   tokens zero-padded to the next multiple of ``tp``, as TP+SP engines pad before the
   reduce-scatter: the padding rows cost norms, MoE and SP collectives, not attention
-  (:func:`workloads.blocks.rank_shape`).
+  (the workload family's graph builder).
+
+Energy: a step's joules are the devices' (``meta["energy"]["devices_j"]`` of the engine run);
+the network hardware's power is charged over the whole run by the simulation
+(``System.network_power_w``), not per step, so it is not counted twice.
+
+Speed: interpolation coefficients are cached per decode cell (batch per rank, context cell)
+and per prefill size, so pricing an iteration is a couple of dict look-ups and one
+multiply-add; no work per token or per request.
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from codesign.serving.mapping import ServingMapping, check_model_mapping
+from codesign.engines.des.serving.facts import ModelFacts
+from codesign.engines.des.serving.mapping import ServingMapping, check_model_mapping
 
 MOE_KINDS = ("grouped_gemm", "dispatch", "combine")
 
@@ -96,23 +105,26 @@ class StepCostModel:
 
     Args:
         model: model name or config path (as ``evaluate_model`` takes).
-        system: a ``SystemModel`` (or any device model ``evaluate_model`` accepts).
+        system: the pool's model (a device behind its fabric, ``System.pools[name].model``),
+            or anything else ``evaluate_model`` accepts as ``hw``.
         mapping: the instance's parallelism (its ``redundant_experts`` go to the graph's
             ``ParallelSpec``).
         skew: routing skew, >= 1 (see module docstring).
         cache_size: grid evaluations kept (LRU).
         weight_dtype: optional weight-format override passed to ``evaluate_model``.
+        facts: the model's facts, if already loaded (else loaded from ``model``).
 
     Raises:
         SpecError: ``ep``/``redundant_experts``: expert parallelism the model cannot take
-            (see :func:`codesign.serving.mapping.check_model_mapping`).
+            (see :func:`codesign.engines.des.serving.mapping.check_model_mapping`).
     """
 
-    def __init__(self, model: str, system: Any, mapping: ServingMapping, *, skew: float = 1.0,
-                 cache_size: int = 4096, weight_dtype: str | None = None) -> None:
-        from workloads.registry import load_model
-
-        check_model_mapping(load_model(model), mapping, "mapping")
+    def __init__(self, model: str, system: Any, mapping: ServingMapping, *,
+                 skew: float = 1.0, cache_size: int = 4096, weight_dtype: str | None = None,
+                 facts: ModelFacts | None = None) -> None:
+        facts = facts or ModelFacts.load(model, weight_dtype)
+        check_model_mapping(facts, mapping, "mapping")
+        self.facts = facts
         self.model = model
         self.system = system
         self.mapping = mapping
@@ -131,6 +143,7 @@ class StepCostModel:
         self._idle_w = float(getattr(system, "idle_power_w", 0.0))
         self._p2p: dict[int, float] = {}
         self._dec: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
+        self._pre: dict[int, tuple[float, float]] = {}
 
     @property
     def points(self) -> int:
@@ -175,12 +188,15 @@ class StepCostModel:
             batch, ctx = per_rank * self.dp, context
         else:
             batch, ctx = self.dp, per_rank
+        # memory is the simulation's to check (KV budget, largest request); a grid point
+        # bracketing the largest batch may exceed it, and is still a valid interpolation end
         r = evaluate_model(self.model, phase, batch, ctx, self.system,  # type: ignore[arg-type]
                            tp=m.tp, dp=self.dp, ep=m.ep, redundant_experts=m.redundant_experts,
-                           weight_dtype=self.weight_dtype)
+                           weight_dtype=self.weight_dtype, ignore_memory=True)
         self.evaluations += 1
         moe = sum(v for k, v in r.time_by("kind").items() if k in MOE_KINDS)
-        out = (r.latency_s, r.energy_j, moe)
+        en = r.meta["energy"]
+        out = (r.latency_s, en["devices_j"] + en["links_j"], moe)
         _SHARED[skey] = out
         if len(_SHARED) > _SHARED_SIZE:
             _SHARED.popitem(last=False)
@@ -190,10 +206,7 @@ class StepCostModel:
         """One activation send between pipeline stages (BF16 hidden states of ``tokens``)."""
         t = self._p2p.get(tokens)
         if t is None:
-            from workloads.registry import load_model
-
-            hidden = load_model(self.model).hidden_size
-            nbytes = tokens * hidden * 2.0 / self.mapping.tp
+            nbytes = tokens * self.facts.hidden_size * 2.0 / self.mapping.tp
             spec = getattr(self.system, "spec", None)
             intra = spec is None or self.mapping.instance_gpus <= spec.gpus_per_node
             if intra:
@@ -208,14 +221,7 @@ class StepCostModel:
         """One decode token for ``batch`` sequences of ``mean_context`` cached tokens."""
         if batch <= 0:
             return ZERO
-        b = -(-batch // self.dp)
-        c = mean_context if mean_context > 0 else 0.0
-        cell = bisect.bisect_right(_GRID_CTX, c) - 1
-        coef = self._dec.get((b, cell))
-        if coef is None:
-            coef = self._dec[(b, cell)] = self._decode_cell(b, cell)
-        c0, t0, st, e0, se = coef
-        return StepCost(t0 + st * (c - c0), e0 + se * (c - c0))
+        return StepCost(*self._decode_te(batch, mean_context))
 
     def _decode_cell(self, b: int, cell: int) -> tuple[float, float, float, float, float]:
         """Bilinear interpolation is linear in context inside one grid cell at a fixed
@@ -237,25 +243,52 @@ class StepCostModel:
         tb, eb = at(c1)
         return c0, ta, (tb - ta) / (c1 - c0), ea, (eb - ea) / (c1 - c0)
 
+    def _decode_te(self, batch: int, mean_context: float) -> tuple[float, float]:
+        b = -(-batch // self.dp)
+        c = mean_context if mean_context > 0 else 0.0
+        cell = bisect.bisect_right(_GRID_CTX, c) - 1
+        coef = self._dec.get((b, cell))
+        if coef is None:
+            coef = self._dec[(b, cell)] = self._decode_cell(b, cell)
+        c0, t0, st, e0, se = coef
+        return t0 + st * (c - c0), e0 + se * (c - c0)
+
+    def _prefill_te(self, per_rank: int) -> tuple[float, float]:
+        hit = self._pre.get(per_rank)
+        if hit is not None:
+            return hit
+        lo, hi, w = _bracket(_GRID, per_rank)
+        t0, e0 = self.point("prefill", lo, 0)
+        if not w:
+            out = (t0, e0)
+        else:
+            t1, e1 = self.point("prefill", hi, 0)
+            out = ((1 - w) * t0 + w * t1, (1 - w) * e0 + w * e1)
+        self._pre[per_rank] = out
+        return out
+
     def prefill(self, tokens: int, largest_chunk: int = 0) -> StepCost:
         """Prefill of ``tokens`` new tokens over the instance (largest single chunk
         ``largest_chunk``)."""
         if tokens <= 0:
             return ZERO
-        per_rank = max(-(-tokens // self.dp), largest_chunk)
-        lo, hi, w = _bracket(_GRID, per_rank)
-        t0, e0 = self.point("prefill", lo, 0)
-        if not w:
-            return StepCost(t0, e0)
-        t1, e1 = self.point("prefill", hi, 0)
-        return StepCost((1 - w) * t0 + w * t1, (1 - w) * e0 + w * e1)
+        return StepCost(*self._prefill_te(max(-(-tokens // self.dp), largest_chunk)))
+
+    def step_te(self, prefill_tokens: int, largest_chunk: int, decode_batch: int,
+                decode_context: float) -> tuple[float, float]:
+        """:meth:`step` as ``(seconds, joules)`` (the simulation's hot path)."""
+        if prefill_tokens <= 0:
+            if decode_batch <= 0:
+                return 0.0, 0.0
+            return self._decode_te(decode_batch, decode_context)
+        p = self._prefill_te(max(-(-prefill_tokens // self.dp), largest_chunk))
+        if decode_batch <= 0:
+            return p
+        d = self._decode_te(decode_batch, decode_context)
+        return p[0] + d[0], p[1] + d[1]
 
     def step(self, prefill_tokens: int, largest_chunk: int, decode_batch: int,
              decode_context: float) -> StepCost:
         """A mixed iteration: ``prefill(...) + decode(...)`` (upper bound, see module doc)."""
-        if prefill_tokens <= 0:
-            return self.decode(decode_batch, decode_context)
-        if decode_batch <= 0:
-            return self.prefill(prefill_tokens, largest_chunk)
-        return self.prefill(prefill_tokens, largest_chunk) + self.decode(decode_batch,
-                                                                         decode_context)
+        return StepCost(*self.step_te(prefill_tokens, largest_chunk, decode_batch,
+                                      decode_context))

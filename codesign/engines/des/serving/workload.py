@@ -1,8 +1,11 @@
 """Serving workloads: requests, arrival processes and length distributions, trace replay.
 
 A :class:`Request` is one user request: when it arrives (seconds from the start of the run),
-how many prompt tokens it brings and how many output tokens it asks for. Generators draw every
-random number from ``numpy.random.default_rng(seed)``, so a seed repeats a workload exactly.
+how many prompt tokens it brings, how many of those hit a prefix (KV) cache, and how many
+output tokens it asks for. A :class:`Workload` holds the same as columns (NumPy arrays), which
+is what the simulation reads: a fleet-sized run of millions of requests never builds a
+``Request`` per row. Generators draw every random number from
+``numpy.random.default_rng(seed)``, so a seed repeats a workload exactly.
 
 Arrival processes:
 
@@ -10,7 +13,12 @@ Arrival processes:
 * :func:`gamma_bursty`: gamma inter-arrival times of mean ``1 / rate`` and coefficient of
   variation ``cv`` (``cv > 1`` is burstier than Poisson, ``cv == 1`` is Poisson).
 * :func:`load_trace`: replay of a CSV (header row) or JSONL file with the columns
-  ``arrival_s``, ``prompt_tokens``, ``output_tokens`` (other columns are ignored).
+  ``arrival_s``, ``prompt_tokens``, ``output_tokens`` and optionally ``cached_tokens``
+  (other columns are ignored).
+
+Prefix-cache hits (``cache_hit``): the first ``floor(cache_hit x prompt)`` tokens of every
+generated prompt (at most ``prompt - 1``) are read from a KV cache instead of computed, as
+DeepSeek's on-disk context cache serves 56.3% of its input tokens (open-infra-index, day 6).
 
 Length distributions (:class:`LengthDist`): ``fixed``, ``uniform`` (integers, both ends
 included) and ``lognormal`` given by its mean and coefficient of variation, rounded to
@@ -32,16 +40,64 @@ import numpy as np
 from codesign.errors import SpecError, require_positive
 
 TRACE_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
+#: optional trace column: prompt tokens served from a prefix cache (default 0)
+CACHED_COLUMN = "cached_tokens"
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One request. ``arrival_s`` in seconds from the start of the run; token counts >= 1."""
+    """One request. ``arrival_s`` in seconds from the start of the run; token counts >= 1;
+    ``cached_tokens`` (``0 <= cached < prompt``) of the prompt hit a prefix cache."""
 
     id: int
     arrival_s: float
     prompt_tokens: int
     output_tokens: int
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Requests as columns, sorted by arrival (what the simulation reads).
+
+    Attributes:
+        id: request ids (int64).
+        arrival_s: arrival times, seconds (float64, non-decreasing).
+        prompt_tokens, output_tokens, cached_tokens: token counts (int64).
+    """
+
+    id: np.ndarray
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    cached_tokens: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @classmethod
+    def from_requests(cls, reqs: Sequence[Request]) -> Workload:
+        """Columns of ``reqs`` (kept in the given order)."""
+        def col(name: str, dtype: Any) -> np.ndarray:
+            return np.fromiter((getattr(r, name) for r in reqs), dtype=dtype, count=len(reqs))
+
+        return cls(col("id", np.int64), col("arrival_s", np.float64),
+                   col("prompt_tokens", np.int64), col("output_tokens", np.int64),
+                   col("cached_tokens", np.int64))
+
+    def requests(self) -> list[Request]:
+        """One :class:`Request` per row."""
+        return [Request(int(i), float(a), int(p), int(o), int(c)) for i, a, p, o, c in zip(
+            self.id, self.arrival_s, self.prompt_tokens, self.output_tokens,
+            self.cached_tokens, strict=True)]
+
+    def with_cache_hit(self, share: float) -> Workload:
+        """The same requests with ``floor(share x prompt)`` cached prompt tokens each (at most
+        ``prompt - 1``: one token is always computed)."""
+        cached = np.minimum(np.floor(share * self.prompt_tokens).astype(np.int64),
+                            self.prompt_tokens - 1)
+        return Workload(self.id, self.arrival_s, self.prompt_tokens, self.output_tokens,
+                        cached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +177,19 @@ def _check_common(rate: float, n: int) -> None:
 
 
 def _build(arrivals: np.ndarray, rng: np.random.Generator, prompt: LengthDist,
-           output: LengthDist) -> list[Request]:
+           output: LengthDist) -> Workload:
     prompt.check("prompt_tokens")
     output.check("output_tokens")
     p = prompt.sample(rng, len(arrivals))
     o = output.sample(rng, len(arrivals))
-    return [Request(i, float(a), int(pi), int(oi))
-            for i, (a, pi, oi) in enumerate(zip(arrivals, p, o, strict=True))]
+    n = len(arrivals)
+    return Workload(np.arange(n, dtype=np.int64), np.asarray(arrivals, dtype=np.float64), p, o,
+                    np.zeros(n, dtype=np.int64))
 
 
-def poisson(rate: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
-            output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> list[Request]:
-    """``n`` requests arriving as a Poisson process of ``rate`` requests/s.
+def poisson_workload(rate: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
+                     output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> Workload:
+    """``n`` requests arriving as a Poisson process of ``rate`` requests/s, as columns.
 
     Raises:
         SpecError: ``rate`` or ``n`` not > 0 (field ``rate`` / ``requests``), bad lengths.
@@ -143,10 +200,9 @@ def poisson(rate: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
     return _build(arrivals, rng, prompt, output)
 
 
-def gamma_bursty(rate: float, cv: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
-                 output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> list[Request]:
-    """``n`` requests with gamma inter-arrival times: mean ``1 / rate`` s, coefficient of
-    variation ``cv`` (shape ``1 / cv**2``); ``cv > 1`` gives bursts and lulls.
+def gamma_workload(rate: float, cv: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
+                   output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> Workload:
+    """``n`` requests with gamma inter-arrival times (see :func:`gamma_bursty`), as columns.
 
     Raises:
         SpecError: ``rate``, ``cv`` or ``n`` not > 0, bad lengths.
@@ -161,13 +217,90 @@ def gamma_bursty(rate: float, cv: float, n: int, *, prompt: LengthDist = DEFAULT
     return _build(arrivals, rng, prompt, output)
 
 
+def poisson(rate: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
+            output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> list[Request]:
+    """``n`` requests arriving as a Poisson process of ``rate`` requests/s.
+
+    Raises:
+        SpecError: ``rate`` or ``n`` not > 0 (field ``rate`` / ``requests``), bad lengths.
+    """
+    return poisson_workload(rate, n, prompt=prompt, output=output, seed=seed).requests()
+
+
+def gamma_bursty(rate: float, cv: float, n: int, *, prompt: LengthDist = DEFAULT_PROMPT,
+                 output: LengthDist = DEFAULT_OUTPUT, seed: int = 0) -> list[Request]:
+    """``n`` requests with gamma inter-arrival times: mean ``1 / rate`` s, coefficient of
+    variation ``cv`` (shape ``1 / cv**2``); ``cv > 1`` gives bursts and lulls.
+
+    Raises:
+        SpecError: ``rate``, ``cv`` or ``n`` not > 0, bad lengths.
+    """
+    return gamma_workload(rate, cv, n, prompt=prompt, output=output, seed=seed).requests()
+
+
+def check_workload(workload: list[Request] | Workload) -> Workload:
+    """Explicit requests, validated, sorted by arrival (stable), as columns.
+
+    Raises:
+        SpecError: ``workload`` empty, ``workload[i].<field>`` or ``workload.<column>[i]``
+            out of range.
+    """
+    if isinstance(workload, Workload):
+        return _check_columns(workload)
+    if not workload:
+        raise SpecError("workload", "holds no requests")
+    for i, r in enumerate(workload):
+        if not isinstance(r, Request):
+            raise SpecError(f"workload[{i}]", f"must be a Request, got {type(r).__name__}")
+        if not (math.isfinite(r.arrival_s) and r.arrival_s >= 0):
+            raise SpecError(f"workload[{i}].arrival_s", f"must be >= 0, got {r.arrival_s}")
+        for name in ("prompt_tokens", "output_tokens"):
+            v = getattr(r, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise SpecError(f"workload[{i}].{name}", f"must be an integer >= 1, got {v!r}")
+        c = r.cached_tokens
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < r.prompt_tokens:
+            raise SpecError(f"workload[{i}].cached_tokens", f"must be an integer in 0.."
+                            f"{r.prompt_tokens - 1} (below prompt_tokens), got {c!r}")
+    return Workload.from_requests(sorted(workload, key=lambda r: r.arrival_s))
+
+
+def _check_columns(wl: Workload) -> Workload:
+    """A :class:`Workload`'s columns: equal lengths, valid values, arrivals in order."""
+    n = len(wl.id)
+    if n == 0:
+        raise SpecError("workload", "holds no requests")
+    for name in ("arrival_s", "prompt_tokens", "output_tokens", "cached_tokens"):
+        if len(getattr(wl, name)) != n:
+            raise SpecError(f"workload.{name}", f"has {len(getattr(wl, name))} rows, id has {n}")
+    checks = (("arrival_s", ~(np.isfinite(wl.arrival_s) & (wl.arrival_s >= 0)), ">= 0"),
+              ("prompt_tokens", wl.prompt_tokens < 1, ">= 1"),
+              ("output_tokens", wl.output_tokens < 1, ">= 1"),
+              ("cached_tokens", (wl.cached_tokens < 0) | (wl.cached_tokens >= wl.prompt_tokens),
+               "in 0..prompt_tokens - 1"))
+    for name, bad, what in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise SpecError(f"workload.{name}[{i}]", f"must be {what}, got "
+                                                     f"{getattr(wl, name)[i]!r}")
+    if (np.diff(wl.arrival_s) < 0).any():
+        order = np.argsort(wl.arrival_s, kind="stable")
+        return Workload(wl.id[order], wl.arrival_s[order], wl.prompt_tokens[order],
+                        wl.output_tokens[order], wl.cached_tokens[order])
+    return wl
+
+
 # --------------------------------------------------------------------------- traces
-def _parse_row(row: dict[str, Any], where: str) -> tuple[float, int, int]:
+def _parse_row(row: dict[str, Any], where: str) -> tuple[float, int, int, int]:
     vals: list[Any] = []
-    for col in TRACE_COLUMNS:
+    for col in (*TRACE_COLUMNS, CACHED_COLUMN):
         field = f"{where}, column {col}"
-        if col not in row or row[col] is None or (isinstance(row[col], str)
-                                                   and not row[col].strip()):
+        missing = col not in row or row[col] is None or (isinstance(row[col], str)
+                                                          and not row[col].strip())
+        if missing:
+            if col == CACHED_COLUMN:
+                vals.append(0)
+                continue
             raise SpecError(field, "missing")
         raw = row[col]
         if col == "arrival_s":
@@ -181,10 +314,14 @@ def _parse_row(row: dict[str, Any], where: str) -> tuple[float, int, int]:
             v = _as_int(raw)
             if v is None:
                 raise SpecError(field, f"must be an integer, got {raw!r}")
-            if v < 1:
-                raise SpecError(field, f"must be >= 1, got {v}")
+            low = 0 if col == CACHED_COLUMN else 1
+            if v < low:
+                raise SpecError(field, f"must be >= {low}, got {v}")
         vals.append(v)
-    return vals[0], vals[1], vals[2]
+    if vals[3] >= vals[1]:
+        raise SpecError(f"{where}, column {CACHED_COLUMN}",
+                        f"must be below prompt_tokens ({vals[1]}), got {vals[3]}")
+    return vals[0], vals[1], vals[2], vals[3]
 
 
 def _as_int(raw: Any) -> int | None:
@@ -211,7 +348,8 @@ def load_trace(path: str | Path, limit: int | None = None) -> list[Request]:
     """Requests from a CSV (with a header row) or JSONL trace, sorted by arrival time.
 
     Columns ``arrival_s`` (seconds, >= 0), ``prompt_tokens`` and ``output_tokens``
-    (integers >= 1); other columns are ignored. ``.jsonl``/``.json`` files hold one JSON
+    (integers >= 1), optionally ``cached_tokens`` (0 <= cached < prompt, default 0); other
+    columns are ignored. ``.jsonl``/``.json`` files hold one JSON
     object per line (blank lines skipped); anything else is read as CSV. ``limit`` keeps the
     first ``limit`` requests in file order.
 
@@ -238,7 +376,7 @@ def load_trace(path: str | Path, limit: int | None = None) -> list[Request]:
     return [Request(k, *rows[i]) for k, i in enumerate(order)]
 
 
-def _jsonl_rows(text: str, name: str) -> list[tuple[float, int, int]]:
+def _jsonl_rows(text: str, name: str) -> list[tuple[float, int, int, int]]:
     rows = []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -253,7 +391,7 @@ def _jsonl_rows(text: str, name: str) -> list[tuple[float, int, int]]:
     return rows
 
 
-def _csv_rows(text: str, name: str) -> list[tuple[float, int, int]]:
+def _csv_rows(text: str, name: str) -> list[tuple[float, int, int, int]]:
     lines = text.splitlines()
     reader = csv.reader(lines)
     header: Sequence[str] | None = None

@@ -10,18 +10,23 @@ Definitions (seconds; tokens):
 * throughput (``throughput_tokens_per_s``): output tokens/s; ``input_tokens_per_s`` and
   ``total_tokens_per_s`` count prompt tokens (each once, recomputation not counted) too.
 * goodput: requests/s that met both SLOs (TTFT <= ``ttft_slo_s`` and TPOT <= ``tpot_slo_s``).
-* energy: the step energies of the analytical engine plus idle power for every GPU-second of
-  the window no step covered. ``joules_per_token`` and ``usd_per_million_tokens`` are per
-  *output* token (the ``..._total_token`` variants per prompt plus output token).
-* cost: the device's rental ``usd_per_hour`` x GPUs x window.
+* energy (``energy: {devices_j, network_j, links_j}``): the devices' step energies (the
+  analytical engine's) plus each pool's idle power for every GPU-second of the window no
+  step covered; the network hardware's power (``System.network_power_w`` of the devices
+  used) over the window; the energy of moving KV caches over NVLink and links between pools.
+  ``joules_per_token`` and ``usd_per_million_tokens`` are per *output* token (the
+  ``..._total_token`` variants per prompt plus output token).
+* cost (``cost: {devices_usd_per_hour, network_usd_per_hour, host_usd_per_hour}``):
+  ``System.usd_per_hour`` of the devices used (their rental price, the network's amortized
+  hardware and power, the host) x window; ``usd`` and ``usd_per_million_tokens`` count all
+  three.
 * utilization: per instance, the fraction of the window it spent running iterations (busy
-  fraction, not FLOP efficiency), and for disaggregated serving the KV-transfer links' busy
-  fraction.
+  fraction, not FLOP efficiency), and for disaggregated serving the KV-transfer ports' busy
+  fraction; per pool, the mean over its instances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,23 +46,15 @@ def distribution(x: np.ndarray) -> dict[str, float | None]:
     return out
 
 
-def request_table(states: Sequence[Any]) -> dict[str, np.ndarray]:
-    """Per-request columns (arrays in request order)."""
-    n = len(states)
-    cols = {k: np.empty(n) for k in ("arrival_s", "first_token_s", "finish_s", "transfer_s")}
-    ints = {k: np.empty(n, dtype=np.int64) for k in ("id", "prompt_tokens", "output_tokens",
-                                                     "generated", "preemptions")}
-    for i, s in enumerate(states):
-        cols["arrival_s"][i] = s.req.arrival_s
-        cols["first_token_s"][i] = s.first_token_s
-        cols["finish_s"][i] = s.finish_s
-        cols["transfer_s"][i] = s.transfer_s
-        ints["id"][i] = s.req.id
-        ints["prompt_tokens"][i] = s.prompt
-        ints["output_tokens"][i] = s.output
-        ints["generated"][i] = s.generated
-        ints["preemptions"][i] = s.preemptions
-    t: dict[str, np.ndarray] = {**ints, **cols}
+def request_table(wl: Any, res: Any) -> dict[str, np.ndarray]:
+    """Per-request columns (arrays in request order) of a workload and its results."""
+    t: dict[str, np.ndarray] = {
+        "id": wl.id, "prompt_tokens": wl.prompt_tokens, "output_tokens": wl.output_tokens,
+        "cached_tokens": wl.cached_tokens, "generated": res.generated,
+        "preemptions": res.preemptions, "arrival_s": wl.arrival_s,
+        "first_token_s": res.first_token_s, "finish_s": res.finish_s,
+        "transfer_s": res.transfer_s}
+    n = len(t["id"])
     t["ttft_s"] = t["first_token_s"] - t["arrival_s"]
     t["e2e_s"] = t["finish_s"] - t["arrival_s"]
     multi = t["output_tokens"] > 1
@@ -67,21 +64,30 @@ def request_table(states: Sequence[Any]) -> dict[str, np.ndarray]:
     return t
 
 
-def summarize(table: dict[str, np.ndarray], *, gpus: int, idle_power_w: float,
-              usd_per_gpu_hour: float, step_energy_j: float, step_gpu_s: float,
-              ttft_slo_s: float, tpot_slo_s: float) -> dict[str, Any]:
-    """The documented latency, throughput, goodput, energy and cost figures."""
+def window_s(table: dict[str, np.ndarray]) -> float:
+    """First arrival to last completion, seconds."""
     start = float(table["arrival_s"].min())
     end = float(table["finish_s"].max())
-    window = max(end - start, 1e-12)
+    return max(end - start, 1e-12)
+
+
+def summarize(table: dict[str, np.ndarray], *, energy: dict[str, float],
+              cost: dict[str, float], ttft_slo_s: float, tpot_slo_s: float
+              ) -> dict[str, Any]:
+    """The documented latency, throughput, goodput, energy and cost figures.
+
+    Args:
+        energy: ``devices_j``, ``network_j``, ``links_j`` over the window.
+        cost: ``System.usd_per_hour`` of the devices used.
+    """
+    window = window_s(table)
     out_tok = int(table["generated"].sum())
     in_tok = int(table["prompt_tokens"].sum())
     tpot = table["tpot_s"]
     tpot_ok = np.where(np.isnan(tpot), True, tpot <= tpot_slo_s)
     good = (table["ttft_s"] <= ttft_slo_s) & tpot_ok
-    idle_gpu_s = max(0.0, gpus * window - step_gpu_s)
-    energy = step_energy_j + idle_power_w * idle_gpu_s
-    usd = usd_per_gpu_hour * gpus * window / 3600.0
+    total_j = energy["devices_j"] + energy["network_j"] + energy["links_j"]
+    usd = sum(cost.values()) * window / 3600.0
     return {
         "ttft_s": distribution(table["ttft_s"]),
         "tpot_s": distribution(tpot[~np.isnan(tpot)]),
@@ -96,9 +102,12 @@ def summarize(table: dict[str, np.ndarray], *, gpus: int, idle_power_w: float,
         "slo": {"ttft_s": ttft_slo_s, "tpot_s": tpot_slo_s},
         "output_tokens": out_tok,
         "input_tokens": in_tok,
-        "energy_j": energy,
-        "joules_per_token": energy / out_tok,
-        "joules_per_total_token": energy / (in_tok + out_tok),
+        "cached_input_tokens": int(table["cached_tokens"].sum()),
+        "energy_j": total_j,
+        "energy": dict(energy),
+        "joules_per_token": total_j / out_tok,
+        "joules_per_total_token": total_j / (in_tok + out_tok),
+        "cost": dict(cost),
         "usd": usd,
         "usd_per_million_tokens": usd / out_tok * 1e6,
         "usd_per_million_total_tokens": usd / (in_tok + out_tok) * 1e6,
