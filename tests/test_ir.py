@@ -133,3 +133,23 @@ def test_dtype_aliases_and_errors() -> None:
     assert DType.parse("BF16") is DType.BF16
     with pytest.raises(SpecError, match="allowed"):
         DType.parse("fp12")
+
+
+def test_topological_order_is_networkx_order() -> None:
+    """Engines iterate ``WorkloadGraph.topological()``; its order must stay networkx's (the
+    eager-launch recurrence depends on the order of independent kernels)."""
+    import random
+
+    import networkx as nx
+
+    from codesign.ir.graph import _kahn_generations
+
+    rnd = random.Random(7)
+    for _ in range(20):
+        g = nx.DiGraph()
+        names = [f"n{rnd.randrange(10**6)}_{i}" for i in range(60)]
+        g.add_nodes_from(rnd.sample(names, len(names)))
+        for _ in range(150):
+            a, b = sorted(rnd.sample(range(60), 2))
+            g.add_edge(names[a], names[b])
+        assert _kahn_generations(g) == tuple(nx.topological_sort(g))

@@ -132,7 +132,7 @@ class WorkloadGraph:
         and kept until the graph changes): what engines iterate."""
         if self._order is None:
             nodes = self._g.nodes
-            keys = tuple(nx.topological_sort(self._g))
+            keys = _kahn_generations(self._g)
             self._order = (keys, tuple(nodes[k]["op"] for k in keys),
                            tuple(nodes[k]["layer"] for k in keys))
         return self._order
@@ -194,6 +194,28 @@ class WorkloadGraph:
 
     def __repr__(self) -> str:
         return f"WorkloadGraph({self.name!r}, ops={len(self)}, edges={self._g.number_of_edges()})"
+
+
+def _kahn_generations(g: nx.DiGraph) -> tuple[str, ...]:
+    """``nx.topological_sort``'s order (Kahn's algorithm generation by generation, nodes of a
+    generation in insertion order), on the adjacency dicts directly: a few times faster.
+
+    Raises:
+        GraphError: the graph has a cycle.
+    """
+    succ = g.adj
+    indeg = {v: len(p) for v, p in g.pred.items()}
+    order = [v for v, d in indeg.items() if d == 0]
+    i = 0
+    while i < len(order):
+        for child in succ[order[i]]:
+            indeg[child] -= 1
+            if indeg[child] == 0:
+                order.append(child)
+        i += 1
+    if len(order) != len(indeg):
+        raise GraphError("graph has a cycle")
+    return tuple(order)
 
 
 def _check_edge(src: str, dst: str, sop: Op, dop: Op, data: dict[str, Any]) -> None:
