@@ -250,8 +250,9 @@ def parse_placement(doc: Any, field: str = "placement") -> PlacementSpec:
         raise spec_error_from(e, field) from None
 
 
-def spec_error_from(e: ValidationError, prefix: str) -> SpecError:
-    """The first error of a pydantic ``ValidationError`` as a one-line SpecError."""
+def spec_error_from(e: ValidationError, prefix: str, sep: str = ".") -> SpecError:
+    """The first error of a pydantic ``ValidationError`` as a one-line SpecError naming
+    ``prefix``, ``sep`` and the field's dotted location."""
     err = e.errors()[0]
     orig = (err.get("ctx") or {}).get("error")
     if isinstance(orig, SpecError):
@@ -262,4 +263,4 @@ def spec_error_from(e: ValidationError, prefix: str) -> SpecError:
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-    return SpecError(f"{prefix}.{loc}" if loc else prefix, msg)
+    return SpecError(f"{prefix}{sep}{loc}" if loc else prefix, msg)

@@ -268,7 +268,6 @@ def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
             study did not write); a device lacks the weight format and no usable fallback is
             set; any point the model, mapping or device rejects. Nothing is written then.
     """
-    import yaml
 
     from codesign.report.study_page import study_page_html
 
@@ -284,6 +283,16 @@ def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
     summary = _summary(spec, df, time.perf_counter() - t0)
     page = study_page_html(f"Study {spec.name}", spec.description, df, spec.metrics,
                            summary["best"], reference, device, NOTES)
+    write_study_outputs(out, spec, df, summary, page)
+    return StudyResult(spec, df, summary, reference, out)
+
+
+def write_study_outputs(out: Path, spec: Any, df: Any, summary: dict[str, Any],
+                        page: str) -> None:
+    """The four outputs of any study kind, written atomically: ``results.parquet``,
+    ``summary.json``, the ``study.yaml`` snapshot (with version and time) and ``report.html``."""
+    import yaml
+
     snapshot = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
     write_folder(out, {
         "results.parquet": lambda p: df.to_parquet(p, index=False),
@@ -292,4 +301,3 @@ def run_study(spec: AnyStudySpec, out_dir: str | Path, progress: bool = True,
                       f"on {summary['created_utc']}\n{snapshot}",
         "report.html": page,
     })
-    return StudyResult(spec, df, summary, reference, out)

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from codesign.errors import SpecError
 from codesign.hw import FAMILIES, DeviceModel
+from codesign.hw.placement import spec_error_from
 from hwmodels.gpu.datasheet import GpuDatasheet
 from hwmodels.gpu.model import GpuModel
 from hwmodels.gpu.spec import GpuSpec
@@ -32,13 +33,6 @@ CALIBRATED: tuple[str, ...] = ("h100-sxm",)
 #: keys ``GpuModel.describe()`` derives from the spec (``hw show --json`` prints them); a
 #: document that carries them reads back as the model form
 DERIVED_KEYS = ("kind", "peak_flops", "calibration")
-
-
-def _error(e: ValidationError, origin: str) -> SpecError:
-    err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-    return SpecError(f"{origin}: {loc}" if loc else origin, msg)
 
 
 def nearest_calibrated(ds: GpuDatasheet) -> str:
@@ -72,7 +66,7 @@ def _datasheet(raw: Any, origin: str) -> GpuDatasheet:
     try:
         return GpuDatasheet.model_validate(body)
     except ValidationError as e:
-        raise _error(e, f"{origin}: datasheet") from None
+        raise spec_error_from(e, f"{origin}: datasheet", ": ") from None
 
 
 class GpuFamily:
@@ -86,7 +80,7 @@ class GpuFamily:
             try:
                 return GpuModel(GpuSpec.model_validate(body))
             except ValidationError as e:
-                raise _error(e, origin) from None
+                raise spec_error_from(e, origin, ": ") from None
         from hwmodels.gpu.presets import from_parts, transferred
 
         extra = sorted(set(doc) - {"datasheet", "efficiency", "energy", "report"})

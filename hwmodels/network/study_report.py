@@ -11,7 +11,6 @@ all at once through a temporary folder, like :func:`codesign.study.runner.run_st
 from __future__ import annotations
 
 import html
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -286,10 +285,8 @@ def run_network_study(spec: BaseModel, out_dir: str | Path, progress: bool = Fal
         SpecError: ``spec`` is not a :class:`NetworkStudySpec`; ``out_dir`` as in
             ``run_study``.
     """
-    import yaml
-
     import codesign
-    from codesign.study.runner import check_out_dir, write_folder
+    from codesign.study.runner import check_out_dir, write_study_outputs
 
     if not isinstance(spec, NetworkStudySpec):
         raise SpecError("kind", f"a {type(spec).__name__} is not a network study")
@@ -306,14 +303,7 @@ def run_network_study(spec: BaseModel, out_dir: str | Path, progress: bool = Fal
         "runtime_s": round(time.perf_counter() - t0, 3), "points": len(df), **found,
         "spec": spec.model_dump(mode="json"),
     }
-    snapshot = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
-    write_folder(out, {
-        "results.parquet": lambda p: df.to_parquet(p, index=False),
-        "summary.json": json.dumps(summary, indent=2) + "\n",
-        "study.yaml": f"# snapshot written by codesign {summary['codesign_version']} "
-                      f"on {summary['created_utc']}\n{snapshot}",
-        "report.html": page,
-    })
+    write_study_outputs(out, spec, df, summary, page)
     return NetworkStudyResult(spec, df, summary, out)
 
 
