@@ -58,10 +58,9 @@ def memory_report(cfg: Any, sysm: System, pl: PlacementSpec, ph: PhaseSpec,
     for pool_name, par, layers, ops, share in items:
         fp = fam.footprint(cfg, ph, par, opts, layers, ops, share)
         cap = float(sysm.pools[pool_name].device.memory_bytes)
-        st_pool = pool_name
-        prev = out.get(st_pool)
+        prev = out.get(pool_name)
         if prev is None or fp.total_bytes > float(prev["required_bytes"]):
-            out[st_pool] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
+            out[pool_name] = {"required_bytes": fp.total_bytes, "capacity_bytes": cap,
                             "fits": fp.total_bytes <= cap, "weights_bytes": fp.weights_bytes,
                             "kv_bytes": fp.kv_bytes, "activation_bytes": fp.activation_bytes}
     return out

@@ -122,7 +122,7 @@ def finish(pg: PlacedGraph, engine: str, latency_s: float, devices_j: float,
     ``links_j`` (inter-pool transfers) are added here, each reported in ``meta["energy"]``.
     """
     n_tokens = tokens if tokens is not None else (graph_tokens(pg.graph) or 1)
-    meta = pg.cost_meta(latency_s, n_tokens)
+    meta = pg.cost_meta()
     network_j = pg.system.network_power_w(pg.used) * latency_s
     meta["energy"] = {"devices_j": devices_j, "network_j": network_j, "links_j": links_j}
     energy_j = devices_j + network_j + links_j

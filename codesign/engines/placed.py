@@ -78,8 +78,8 @@ class PlacedGraph:
     def single_pool(self) -> bool:
         return len(self.used) == 1 and len(self.stages) == 1
 
-    def cost_meta(self, latency_s: float, tokens: int) -> dict[str, Any]:
-        """The cost split and per-pool devices of a pass of ``latency_s`` seconds."""
+    def cost_meta(self) -> dict[str, Any]:
+        """The cost split per hour and the devices each pool contributes."""
         split = self.system.usd_per_hour(self.used)
         return {"cost": split, "pools": {p: {"devices": n,
                                               "device": self.system.pools[p].device.name}

@@ -141,9 +141,8 @@ def pool_network(system: str | SystemSpec, pool: str | None = None,
     if failed_planes and ps.scale_out is not None:
         ps = ps.model_copy(update={"scale_out": ps.scale_out.model_copy(
             update={"failed_planes": failed_planes})})
-    net = PoolNetwork.from_pool(spec.name if len(spec.pools) == 1 else f"{spec.name}.{name}",
-                                ps, resolve_device(ps.device))
-    return net
+    return PoolNetwork.from_pool(spec.name if len(spec.pools) == 1 else f"{spec.name}.{name}",
+                                 ps, resolve_device(ps.device))
 
 
 PRESETS = {"hgx-h100": hgx_h100, "hgx-h200": hgx_h200, "hgx-h800": hgx_h800,
