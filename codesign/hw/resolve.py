@@ -70,6 +70,16 @@ class Pool:
         return capex, power
 
 
+@dataclass(frozen=True)
+class Charges:
+    """What the devices a result uses cost per hour (USD) and what their network draws (W)."""
+
+    devices_usd_per_hour: float
+    network_usd_per_hour: float
+    host_usd_per_hour: float
+    network_power_w: float
+
+
 class System:
     """Pools, links and a host (see :mod:`codesign.hw.system`)."""
 
@@ -87,6 +97,7 @@ class System:
         devices = dict(devices or {})
         models = dict(models or {})
         self.pools: dict[str, Pool] = {}
+        self._charges: dict[tuple[tuple[str, int], ...], Charges] = {}
         for name, ps in spec.pools.items():
             dev = devices.get(name) or resolve_device(ps.device, base=base,
                                                       field=f"system.pools.{name}.device")
@@ -159,19 +170,40 @@ class System:
         """Rental and amortized cost per hour of the devices ``used`` (pool -> devices):
         ``devices_usd_per_hour``, ``network_usd_per_hour`` (each used pool's share of its
         network, links between used pools) and ``host_usd_per_hour``."""
+        c = self.charges(used)
+        return {"devices_usd_per_hour": c.devices_usd_per_hour,
+                "network_usd_per_hour": c.network_usd_per_hour,
+                "host_usd_per_hour": c.host_usd_per_hour}
+
+    def network_power_w(self, used: Mapping[str, int]) -> float:
+        """Power of the network hardware the ``used`` devices hold (their share), watts."""
+        return self.charges(used).network_power_w
+
+    def charges(self, used: Mapping[str, int]) -> Charges:
+        """Cost per hour and network power of the devices ``used`` (pool -> devices), in one
+        pass over the pools, links and host; remembered per distinct ``used``."""
+        key = tuple(sorted(used.items()))
+        hit = self._charges.get(key)
+        if hit is None:
+            hit = self._charges[key] = self._compute_charges(dict(key))
+        return hit
+
+    def _compute_charges(self, used: Mapping[str, int]) -> Charges:
         cost = self.spec.cost
-        dev = net = host = 0.0
+        dev = net = host = watts = 0.0
         for name, n in used.items():
             p = self.pool(name)
             dev += p.device.usd_per_hour * n
             capex, power = p.network_capex_and_power(n)
             net += cost.usd_per_hour(capex, power)
+            watts += power
         for lk in self.spec.links:
             a, b = lk.pools
             if a in used and b in used:
                 n = min(used[a], used[b])
                 net += cost.usd_per_hour(lk.link.usd_per_device * n,
                                          lk.link.power_w_per_device * n)
+                watts += lk.link.power_w_per_device * n
         hs = self.spec.host
         if hs is not None:
             for name, n in used.items():
@@ -184,22 +216,10 @@ class System:
                     host += hs.usd_per_hour_per_node * nodes
                 host += cost.usd_per_hour(hs.link.usd_per_device * n,
                                           hs.link.power_w_per_device * n)
-        return {"devices_usd_per_hour": dev, "network_usd_per_hour": net,
-                "host_usd_per_hour": host}
-
-    def network_power_w(self, used: Mapping[str, int]) -> float:
-        """Power of the network hardware the ``used`` devices hold (their share), watts."""
-        w = 0.0
-        for name, n in used.items():
-            w += self.pool(name).network_capex_and_power(n)[1]
-        for lk in self.spec.links:
-            a, b = lk.pools
-            if a in used and b in used:
-                w += lk.link.power_w_per_device * min(used[a], used[b])
-        hs = self.spec.host
-        if hs is not None and hs.pool is None:
-            w += sum(hs.power_w_per_node * self.pool(n).nodes_for(k) for n, k in used.items())
-        return w
+            if hs.pool is None:
+                watts += sum(hs.power_w_per_node * self.pool(n).nodes_for(k)
+                             for n, k in used.items())
+        return Charges(dev, net, host, watts)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "system", **self.spec.model_dump(mode="json"),
